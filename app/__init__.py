@@ -1,0 +1,1 @@
+"""seqserve: a model server for small recurrent sequence models."""

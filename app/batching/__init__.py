@@ -1,0 +1,1 @@
+"""Dynamic batching: requests for one model share runs, off the event loop."""

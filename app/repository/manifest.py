@@ -1,0 +1,93 @@
+"""The manifest schema. A manifest names files only inside its own version folder."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+SAFE_FILE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class ManifestError(ValueError):
+    """A manifest or one of its artifacts is unusable; the message names the file."""
+
+
+class ArtifactFile(BaseModel):
+    file: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    @field_validator("file")
+    @classmethod
+    def plain_file_name(cls, value: str) -> str:
+        # A bare file name: no separators, no '..', so a manifest cannot reach outside its folder.
+        if not SAFE_FILE.match(value) or value in (".", ".."):
+            raise ValueError(f"artifact file must be a plain file name inside the version folder, got {value!r}")
+        return value
+
+
+class TensorSpec(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class Graph(BaseModel):
+    onnx: ArtifactFile
+    torchscript: ArtifactFile | None = None
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    version: int = Field(ge=1)
+    task: Literal["digit", "sine", "translate"]
+    description: str = ""
+    artifacts: dict[str, Graph]
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    preprocessing: dict[str, Any] = {}
+    metrics: dict[str, Any] = {}
+    training: dict[str, Any] = {}
+
+
+def read_manifest(folder: Path) -> Manifest:
+    path = folder / "manifest.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    try:
+        manifest = Manifest.model_validate_json(text)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'document'}: {e['msg']}" for e in exc.errors())
+        raise ManifestError(f"{path}: invalid manifest: {problems}") from exc
+    if manifest.name != folder.parent.name or str(manifest.version) != folder.name:
+        raise ManifestError(
+            f"{path}: says {manifest.name}/{manifest.version} but lives in {folder.parent.name}/{folder.name}"
+        )
+    return manifest
+
+
+def verified_path(folder: Path, artifact: ArtifactFile) -> Path:
+    """The artifact's path, after checking it exists, stays inside `folder` and matches its sha256."""
+    path = (folder / artifact.file).resolve()
+    if path.parent != folder.resolve():
+        raise ManifestError(f"{folder / artifact.file}: outside the version folder")
+    if not path.is_file():
+        raise ManifestError(f"{folder / artifact.file}: artifact file is missing")
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != artifact.sha256:
+        raise ManifestError(
+            f"{folder / artifact.file}: sha256 {digest.hexdigest()} does not match the manifest's {artifact.sha256}"
+        )
+    return path

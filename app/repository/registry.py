@@ -1,0 +1,150 @@
+"""Finds model versions in the repository, loads and warms each, and keeps their state for health checks.
+
+A broken version (bad manifest, missing file, sha256 mismatch, provider refused) is recorded with its
+reason and skipped; the others still serve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from app.batching.batcher import Batcher, BatchObserver
+from app.repository.manifest import Manifest, ManifestError, read_manifest, verified_path
+from app.runtime.base import Backend, BackendError
+from app.settings import Settings
+from app.tasks.base import TaskModel
+from app.tasks.digit import DigitModel
+from app.tasks.sine import SineModel
+from app.tasks.translate import TranslateModel
+
+logger = logging.getLogger(__name__)
+
+TASKS: dict[str, type[TaskModel[Any, Any]]] = {"digit": DigitModel, "sine": SineModel, "translate": TranslateModel}
+WARMUP_BATCH_SIZES = (1, 8)
+
+State = Literal["loading", "ready", "failed"]
+
+
+@dataclass
+class ModelVersion:
+    name: str
+    version: int
+    folder: Path
+    state: State = "loading"
+    reason: str = ""
+    manifest: Manifest | None = None
+    model: TaskModel[Any, Any] | None = None
+    batcher: Batcher[Any, Any] | None = None
+    load_s: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}/{self.version}"
+
+
+class ModelNotFound(LookupError):
+    pass
+
+
+def build_backend(manifest: Manifest, folder: Path, settings: Settings) -> Backend:
+    label = f"{manifest.name}/{manifest.version}"
+    if settings.backend == "torchscript":
+        from app.runtime.torchscript import TorchScriptBackend
+
+        graphs_ts = {}
+        for graph, spec in manifest.artifacts.items():
+            if spec.torchscript is None:
+                raise ManifestError(f"{folder / 'manifest.json'}: graph {graph!r} has no torchscript artifact")
+            graphs_ts[graph] = (verified_path(folder, spec.torchscript), [i.name for i in spec.inputs])
+        return TorchScriptBackend(label, graphs_ts, settings.device, settings.intra_op_threads)
+    from app.runtime.onnx import OnnxBackend
+
+    graphs = {graph: verified_path(folder, spec.onnx) for graph, spec in manifest.artifacts.items()}
+    return OnnxBackend(label, graphs, settings.device, settings.intra_op_threads)
+
+
+class Registry:
+    def __init__(self, settings: Settings, observer: BatchObserver | None = None) -> None:
+        self.settings = settings
+        self.observer = observer
+        self.versions: dict[str, ModelVersion] = {}
+        self.problems: list[str] = []  # repository-level: missing directory, requested model absent
+        self.loaded = False
+
+    def discover(self) -> None:
+        root = self.settings.model_dir
+        if not root.is_dir():
+            self.problems.append(f"model directory {root} does not exist")
+            return
+        wanted = self.settings.model_names
+        names = wanted or sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        for name in names:
+            folders = sorted(
+                (p for p in (root / name).glob("*") if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)
+            )
+            if not folders:
+                self.problems.append(f"{root / name}: no version folders (expected {root / name}/<integer>/)")
+            for folder in folders:
+                entry = ModelVersion(name, int(folder.name), folder)
+                self.versions[entry.key] = entry
+        if not self.versions and not self.problems:
+            self.problems.append(f"model directory {root} holds no models")
+
+    async def load_all(self) -> None:
+        self.discover()
+        for entry in self.versions.values():
+            await self._load(entry)
+        self.loaded = True
+        for problem in self.problems:
+            logger.error(problem)
+
+    async def _load(self, entry: ModelVersion) -> None:
+        started = time.perf_counter()
+        try:
+            manifest = read_manifest(entry.folder)
+            backend = await asyncio.to_thread(build_backend, manifest, entry.folder, self.settings)
+            model = TASKS[manifest.task](manifest, backend)
+            for payload in model.warmup_payloads(list(WARMUP_BATCH_SIZES) if self.settings.warmup else []):
+                await asyncio.to_thread(model.predict_batch, [payload])
+        except (ManifestError, BackendError, OSError, KeyError, ValueError, RuntimeError) as exc:
+            entry.state, entry.reason = "failed", str(exc)
+            logger.error("model %s not loaded: %s", entry.key, exc)
+            return
+        entry.manifest, entry.model, entry.warnings = manifest, model, list(backend.warnings)
+        entry.batcher = Batcher(
+            entry.key, model.predict_batch, model.size, self.settings.max_batch_size,
+            self.settings.max_batch_delay_ms / 1000, self.settings.max_queue_items, self.observer,
+        )
+        entry.batcher.start()
+        entry.load_s = time.perf_counter() - started
+        entry.state = "ready"
+        logger.info("model %s ready on %s/%s in %.2f s", entry.key, backend.name, backend.provider, entry.load_s)
+
+    async def close(self) -> None:
+        for entry in self.versions.values():
+            if entry.batcher is not None:
+                await entry.batcher.stop()
+
+    @property
+    def ready(self) -> bool:
+        return (self.loaded and not self.problems and bool(self.versions)
+                and all(v.state == "ready" for v in self.versions.values()))
+
+    def get(self, name: str, version: int | None = None, task: str | None = None) -> ModelVersion:
+        candidates = [v for v in self.versions.values() if v.name == name and v.state == "ready"
+                      and (task is None or (v.manifest is not None and v.manifest.task == task))]
+        if version is not None:
+            candidates = [v for v in candidates if v.version == version]
+        if not candidates:
+            known = self.versions.get(f"{name}/{version}") if version is not None else None
+            if known is not None and known.state != "ready":
+                raise ModelNotFound(f"model {known.key} is {known.state}: {known.reason or 'not ready yet'}")
+            what = f"model {name!r}" + (f" version {version}" if version is not None else "")
+            raise ModelNotFound(f"{what} is not loaded" + (f" (task {task})" if task else ""))
+        return max(candidates, key=lambda v: v.version)

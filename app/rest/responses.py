@@ -1,0 +1,19 @@
+"""JSON responses serialised by orjson: numpy arrays and floats go out without a Python-side copy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+
+class FastJSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> FastJSONResponse:
+    return FastJSONResponse({"detail": message}, status_code=status, headers=headers)

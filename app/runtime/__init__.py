@@ -1,0 +1,1 @@
+"""Backends that run a model's graphs: onnxruntime (CUDA or CPU) or TorchScript."""

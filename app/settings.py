@@ -1,0 +1,79 @@
+"""Every setting of the service, read from the environment (prefix SEQSERVE_) or a .env file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEQSERVE_", env_file=".env", extra="ignore")
+
+    # --- model repository
+    model_dir: Path = Field(Path("models"), description="Model repository: <model_dir>/<name>/<version>/manifest.json.")
+    models: str = Field(
+        "", description="Comma-separated model names to load; empty loads every model found in model_dir."
+    )
+
+    # --- execution
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="auto: CUDA when onnxruntime can use it, else CPU (with a warning); cuda: CUDA or refuse to "
+        "start; cpu: CPU only.",
+    )
+    backend: Literal["onnx", "torchscript"] = Field(
+        "onnx", description="onnx runs the graphs on onnxruntime; torchscript on torch (needs torch installed)."
+    )
+    intra_op_threads: int = Field(
+        1, ge=1, description="Threads per onnxruntime session / torch. 1 avoids oversubscription; scale with workers."
+    )
+    warmup: bool = Field(True, description="Run every model at typical batch sizes before reporting ready.")
+
+    # --- dynamic batching
+    max_batch_size: int = Field(64, ge=1, description="Most items one model run takes from the queue.")
+    max_batch_delay_ms: float = Field(
+        0.0,
+        ge=0.0,
+        description="How long a batch may wait for more items after its first; 0 takes what is queued at once "
+        "(batches still form while the previous batch runs).",
+    )
+    max_queue_items: int = Field(
+        2048, ge=1, description="Items a model's queue holds before new requests get 503 with Retry-After."
+    )
+    request_timeout_s: float = Field(
+        10.0, gt=0.0, description="A request still waiting for its result after this long gets 504."
+    )
+
+    # --- request limits
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Larger request bodies get 413 unread.")
+    max_items: int = Field(256, ge=1, description="Most images, series or texts in one request.")
+    max_series_length: int = Field(8192, ge=16, description="Longest sine history accepted (the model reads the "
+                                   "last max_history values of it).")
+    max_image_pixels: int = Field(
+        16_000_000, ge=784, description="Largest uploaded image (width x height) decoded; guards decompression bombs."
+    )
+
+    # --- security and logging
+    api_key: SecretStr | None = Field(
+        None, description="When set, predict and infer routes need 'Authorization: Bearer <key>'. Health stays open."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    log_json: bool = Field(False, description="Log JSON lines instead of text.")
+
+    # --- server (python -m app)
+    host: str = Field("127.0.0.1", description="Interface to bind.")
+    port: int = Field(8000, ge=1, le=65535, description="Port to bind.")
+    workers: int = Field(1, ge=1, description="Server worker processes (python -m app); each loads every model.")
+
+    @property
+    def model_names(self) -> list[str]:
+        return [name.strip() for name in self.models.split(",") if name.strip()]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

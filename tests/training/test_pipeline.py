@@ -1,0 +1,70 @@
+"""`python -m training all --profile smoke`: the whole pipeline, end to end, in seconds."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, make_client, wait_ready
+from tests.training.test_data import make_mnist_dir
+
+
+@pytest.fixture(scope="module")
+def smoke_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("models")
+    result = subprocess.run(
+        [sys.executable, "-m", "training", "all", "--profile", "smoke", "--out", str(out), "--threads", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def test_every_model_folder_is_complete(smoke_repo: Path) -> None:
+    for name, graphs in {"digit": ["model"], "sine": ["model"], "dates": ["encoder", "decoder"],
+                         "words": ["encoder", "decoder"]}.items():
+        folder = smoke_repo / name / "1"
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["name"] == name and manifest["version"] == 1
+        assert manifest["training"]["command"].startswith("python -m training all --profile smoke")
+        assert sorted(manifest["artifacts"]) == sorted(graphs)
+        for graph in manifest["artifacts"].values():
+            for fmt in ("onnx", "torchscript"):
+                path = folder / graph[fmt]["file"]
+                assert hashlib.sha256(path.read_bytes()).hexdigest() == graph[fmt]["sha256"]
+            assert max(graph["parity_max_abs_diff"].values()) <= 1e-4
+        rows = list(csv.DictReader((folder / "metrics.csv").open()))
+        assert rows and "train_loss" in rows[0]
+        assert (folder / "training.png").stat().st_size > 1000
+        assert manifest["metrics"]["eval_set"]
+    assert (smoke_repo / "sine" / "1" / "forecasts.png").exists()
+    assert (smoke_repo / "dates" / "1" / "attention.png").exists()
+    sine = json.loads((smoke_repo / "sine" / "1" / "manifest.json").read_text())["metrics"]
+    for baseline in ("last_value", "ar8", "sinusoid_fit"):
+        assert sine[f"rmse_h16_{baseline}"] > 0
+
+
+def test_smoke_models_are_servable(smoke_repo: Path) -> None:
+    with make_client(model_dir=smoke_repo) as client:
+        assert wait_ready(client)["status"] == "ready"
+        response = client.post("/predict/translate", json={"texts": ["up"], "model": "words"})
+        assert response.json()["translations"][0]["text"] == "down"
+
+
+def test_digit_from_idx_files(tmp_path: Path) -> None:
+    make_mnist_dir(tmp_path / "mnist")
+    result = subprocess.run(
+        [sys.executable, "-m", "training", "digit", "--profile", "smoke", "--out", str(tmp_path / "models"),
+         "--mnist-dir", str(tmp_path / "mnist"), "--threads", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = json.loads((tmp_path / "models" / "digit" / "1" / "manifest.json").read_text())
+    assert manifest["metrics"]["test_samples"] == 10
+    assert "IDX" in manifest["training"]["data"]

@@ -1,0 +1,1 @@
+"""Offline training, export and evaluation of seqserve's models (needs the `train` extra: torch, onnx, ...)."""

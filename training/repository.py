@@ -1,0 +1,84 @@
+"""Write one model version into the repository: artifacts, manifest, metrics CSV and plots."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import onnx
+import torch
+
+from training.export import ONNX_OPSET, ExportedGraph, sha256_of
+
+
+def new_version_folder(models_dir: Path, name: str, version: int | None) -> Path:
+    """models/<name>/<version>/, the next integer version unless one is given (then it is replaced)."""
+    model_dir = models_dir / name
+    if version is None:
+        existing = [int(p.name) for p in model_dir.glob("*") if p.is_dir() and p.name.isdigit()]
+        version = max(existing, default=0) + 1
+    folder = model_dir / str(version)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def write_history(folder: Path, history: list[dict[str, float]]) -> None:
+    with (folder / "metrics.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def command_line() -> str:
+    return "python -m training " + " ".join(sys.argv[1:])
+
+
+def write_manifest(
+    folder: Path,
+    *,
+    name: str,
+    task: str,
+    description: str,
+    graphs: list[ExportedGraph],
+    inputs: list[dict[str, Any]],
+    outputs: list[dict[str, Any]],
+    preprocessing: dict[str, Any],
+    metrics: dict[str, Any],
+    training: dict[str, Any],
+) -> dict[str, Any]:
+    artifacts = {}
+    for graph in graphs:
+        onnx_model = onnx.load(str(folder / graph.onnx_file), load_external_data=False)
+        if any(t.data_location == onnx.TensorProto.EXTERNAL for t in onnx_model.graph.initializer):
+            raise RuntimeError(f"{graph.onnx_file}: weights were saved outside the file")
+        artifacts[graph.name] = {
+            "onnx": {"file": graph.onnx_file, "sha256": sha256_of(folder / graph.onnx_file)},
+            "torchscript": {"file": graph.torchscript_file, "sha256": sha256_of(folder / graph.torchscript_file)},
+            "inputs": graph.inputs,
+            "outputs": graph.outputs,
+            "parity_max_abs_diff": graph.parity,
+        }
+    manifest = {
+        "name": name,
+        "version": int(folder.name),
+        "task": task,
+        "description": description,
+        "created": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "torch": torch.__version__.split("+")[0],
+        "onnx_opset": ONNX_OPSET,
+        "artifacts": artifacts,
+        "inputs": inputs,
+        "outputs": outputs,
+        "preprocessing": preprocessing,
+        "metrics": metrics,
+        "training": {"command": command_line(), **training},
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return manifest
