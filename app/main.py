@@ -6,14 +6,18 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from app import __version__
 from app.logs import configure_logging
+from app.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from app.repository.registry import Registry
-from app.rest import health, predict
+from app.rest import health, playground, predict
+from app.rest.deps import require_api_key
 from app.rest.errors import install_error_handlers
 from app.rest.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from app.settings import Settings, get_settings
+from app.v2 import routes as v2
 
 DESCRIPTION = """Recurrent sequence models served from a model repository on onnxruntime (CUDA or CPU) or TorchScript.
 
@@ -28,7 +32,8 @@ Requests from many clients are batched per model. `GET /models` says which execu
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    registry = Registry(settings)
+    metrics = Metrics()
+    registry = Registry(settings, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -42,13 +47,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await loading
             await registry.close()
 
-    app = FastAPI(title="seqserve", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="seqserve", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.registry = registry
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(predict.router)
+    app.include_router(v2.router)
+    app.include_router(playground.router)
+    app.add_api_route(
+        "/metrics", metrics_endpoint(metrics), methods=["GET"], tags=["health"], include_in_schema=True,
+        summary="Prometheus metrics", dependencies=[Depends(require_api_key)] if settings.metrics_need_key else [],
+    )
+    app.state.metrics = metrics
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         None, description="When set, predict and infer routes need 'Authorization: Bearer <key>'. Health stays open."
     )
+    metrics_need_key: bool = Field(False, description="Put GET /metrics behind the API key too.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     log_json: bool = Field(False, description="Log JSON lines instead of text.")
 

@@ -113,10 +113,11 @@ def export_graph(spec: GraphSpec, folder: Path) -> ExportedGraph:
 
 def _output_axes(spec: GraphSpec) -> tuple[tuple[torch.Tensor, ...], list[dict[int, str]]]:
     """Which output axes follow the inputs' dynamic axes: run eager at two sizes and see what moves."""
+    short = max(2, spec.parity_lengths[0])
     with torch.no_grad():
-        small = _as_tuple(spec.module(*spec.make_inputs(2, 2)))
-        large = _as_tuple(spec.module(*spec.make_inputs(5, 3)))
-    names = {2: "batch", 5: "batch", 3: "length"}
+        small = _as_tuple(spec.module(*spec.make_inputs(2, short)))
+        large = _as_tuple(spec.module(*spec.make_inputs(5, short + 4)))
+    names = {5: "batch", short + 4: "length"}
     axes = [
         {axis: names.get(b, f"dim{axis}") for axis, (a, b) in enumerate(zip(s.shape, t.shape, strict=True)) if a != b}
         for s, t in zip(small, large, strict=True)

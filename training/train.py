@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from app.processing.decoding import greedy_decode
-from app.processing.series import denormalise, normalise_window
+from app.processing.series import denormalise, normalise_window, to_patches
 from app.processing.text import EOS, SOS, CharVocab, normalise_text, pad_batch
 from training import baselines, plots
 from training.data.dates import MAX_SOURCE_LEN, generate_pairs
@@ -47,8 +47,9 @@ class SineConfig:
     steps_per_epoch: int
     batch_size: int = 128
     lr: float = 3e-3
-    hidden: int = 96
+    hidden: int = 128
     layers: int = 2
+    patch: int = 4
     min_history: int = 16
     max_history: int = 256
     max_horizon: int = 64
@@ -70,7 +71,7 @@ class TranslateConfig:
 PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {
         "digit": DigitConfig(epochs=1, train_limit=640, channels=8, hidden=32),
-        "sine": SineConfig(epochs=1, steps_per_epoch=20, hidden=16, layers=1, eval_series=200),
+        "sine": SineConfig(epochs=1, steps_per_epoch=20, hidden=16, layers=2, eval_series=200),
         "dates": TranslateConfig(epochs=1, train_pairs=1024, test_pairs=200, embed=16, hidden=32,
                                  decoder_hidden=64),
         "words": TranslateConfig(epochs=300, train_pairs=0, test_pairs=0, batch_size=7, lr=1e-2, embed=16,
@@ -78,8 +79,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     "full": {
         "digit": DigitConfig(epochs=30),
-        "sine": SineConfig(epochs=20, steps_per_epoch=200),
-        "dates": TranslateConfig(epochs=14, train_pairs=80_000, test_pairs=5_000),
+        "sine": SineConfig(epochs=90, steps_per_epoch=200),
+        "dates": TranslateConfig(epochs=8, train_pairs=80_000, test_pairs=5_000),
         "words": TranslateConfig(epochs=300, train_pairs=0, test_pairs=0, batch_size=7, lr=1e-2, embed=16,
                                  hidden=32, decoder_hidden=64),
     },
@@ -188,18 +189,19 @@ def sine_eval_set(cfg: SineConfig, seed: int) -> list[tuple[np.ndarray, np.ndarr
     lengths = [32, 64, 128, min(256, cfg.max_history)]
     groups = []
     for length in lengths:
-        observed, clean = sine_batch(rng, cfg.eval_series // len(lengths), length + cfg.max_horizon)
+        observed, clean, _ = sine_batch(rng, cfg.eval_series // len(lengths), length + cfg.max_horizon)
         groups.append((observed[:, :length], observed[:, length:], clean[:, length:]))
     return groups
 
 
-def forecast_with(model: torch.nn.Module | ort.InferenceSession, history: np.ndarray) -> np.ndarray:
+def forecast_with(model: torch.nn.Module | ort.InferenceSession, history: np.ndarray, patch: int) -> np.ndarray:
     normalised, mean, scale = normalise_window(history)
+    patches = to_patches(normalised, patch)
     if isinstance(model, ort.InferenceSession):
-        out = model.run(["forecast"], {"series": normalised})[0]
+        out = model.run(["forecast"], {"patches": patches})[0]
     else:
         with torch.no_grad():
-            out = model(torch.from_numpy(normalised)).numpy()
+            out = model(torch.from_numpy(patches)).numpy()
     return denormalise(out, mean, scale)
 
 
@@ -211,7 +213,7 @@ def train_sine(cfg: SineConfig, out: Path, seed: int, version: int | None) -> Pa
     started = time.perf_counter()
     rng = seed_everything(seed)
     validation = sine_eval_set(cfg, seed + 1)
-    model = SineNet(hidden=cfg.hidden, layers=cfg.layers, max_horizon=cfg.max_horizon)
+    model = SineNet(hidden=cfg.hidden, layers=cfg.layers, max_horizon=cfg.max_horizon, patch=cfg.patch)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-5)
     total = cfg.epochs * cfg.steps_per_epoch
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.lr, total_steps=total)
@@ -221,10 +223,14 @@ def train_sine(cfg: SineConfig, out: Path, seed: int, version: int | None) -> Pa
         total_loss = 0.0
         for _ in tqdm(range(cfg.steps_per_epoch), desc=f"sine {epoch}/{cfg.epochs}", leave=False):
             length = int(rng.integers(cfg.min_history, cfg.max_history + 1))
-            observed, _ = sine_batch(rng, cfg.batch_size, length + cfg.max_horizon)
+            observed, _, amplitude = sine_batch(rng, cfg.batch_size, length + cfg.max_horizon)
             normalised, mean, scale = normalise_window(observed[:, :length])
             target = ((observed[:, length:] - mean) / scale).astype(np.float32)
-            loss = F.mse_loss(model(torch.from_numpy(normalised)), torch.from_numpy(target))
+            # Errors measured in units of the signal's amplitude: a short, flat-looking window has a tiny
+            # std, and in its normalised units one unforecastable series would outweigh a whole batch.
+            weight = torch.from_numpy((scale / amplitude).astype(np.float32))
+            error = (model(torch.from_numpy(to_patches(normalised, cfg.patch))) - torch.from_numpy(target)) * weight
+            loss = error.pow(2).mean()
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -232,7 +238,7 @@ def train_sine(cfg: SineConfig, out: Path, seed: int, version: int | None) -> Pa
             schedule.step()
             total_loss += loss.item()
         model.eval()
-        val = [rmse(forecast_with(model, h)[:, :16], f[:, :16]) ** 2 for h, f, _ in validation]
+        val = [rmse(forecast_with(model, h, cfg.patch)[:, :16], f[:, :16]) ** 2 for h, f, _ in validation]
         history.append({"epoch": epoch, "train_loss": total_loss / cfg.steps_per_epoch,
                         "validation_rmse_h16": float(np.sqrt(np.mean(val)))})
         tqdm.write(f"sine epoch {epoch}: train_loss {history[-1]['train_loss']:.4f}, "
@@ -240,14 +246,14 @@ def train_sine(cfg: SineConfig, out: Path, seed: int, version: int | None) -> Pa
 
     folder = new_version_folder(out, "sine", version)
     graph = export_graph(
-        GraphSpec("model", model, ["series"], ["forecast"], [{0: "batch", 1: "length"}],
-                  make_inputs=lambda b, n: (torch.randn(b, n),), parity_lengths=[16, 50, 256]),
+        GraphSpec("model", model, ["patches"], ["forecast"], [{0: "batch", 1: "length"}],
+                  make_inputs=lambda b, n: (torch.randn(b, n, cfg.patch),), parity_lengths=[4, 13, 64]),
         folder,
     )
     session = onnx_session(folder / graph.onnx_file)
     test = sine_eval_set(cfg, seed + 2)
     forecasters = {
-        "model": lambda h, n: forecast_with(session, h)[:, :n],
+        "model": lambda h, n: forecast_with(session, h, cfg.patch)[:, :n],
         "last_value": baselines.last_value,
         "ar8": baselines.autoregressive,
         "sinusoid_fit": baselines.sinusoid_fit,
@@ -266,7 +272,7 @@ def train_sine(cfg: SineConfig, out: Path, seed: int, version: int | None) -> Pa
                            "(noisy) future, rmse_clean_* against the noise-free signal; model = exported ONNX")
     write_history(folder, history)
     plots.plot_curves(folder / "training.png", history, "sine")
-    samples = [(h[i], f[i], forecast_with(session, h[i : i + 1])[0]) for h, f, _ in test for i in (0,)]
+    samples = [(h[i], f[i], forecast_with(session, h[i : i + 1], cfg.patch)[0]) for h, f, _ in test for i in (0,)]
     plots.plot_forecasts(folder / "forecasts.png", *map(list, zip(*samples, strict=True)))
     write_manifest(
         folder, name="sine", task="sine",
@@ -276,7 +282,7 @@ def train_sine(cfg: SineConfig, out: Path, seed: int, version: int | None) -> Pa
         inputs=[{"name": "series", "datatype": "FP32", "shape": [-1, -1]},
                 {"name": "horizon", "datatype": "INT64", "shape": [1]}],
         outputs=[{"name": "forecast", "datatype": "FP32", "shape": [-1, -1]}],
-        preprocessing={"normalisation": "per-window standardisation (mean, std)",
+        preprocessing={"normalisation": "per-window standardisation (mean, std)", "patch": cfg.patch,
                        "min_history": cfg.min_history, "max_history": cfg.max_history,
                        "max_horizon": cfg.max_horizon},
         metrics=metrics,

@@ -19,3 +19,10 @@ def normalise_window(window: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
 def denormalise(forecast: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
     restored: np.ndarray = np.asarray(forecast, dtype=np.float64) * scale + mean
     return restored
+
+
+def to_patches(normalised: np.ndarray, patch: int) -> np.ndarray:
+    """[B, T] -> [B, T // patch, patch]: the network reads `patch` values a step. The oldest T % patch
+    values are dropped, so the newest value always ends the last patch."""
+    batch, length = normalised.shape
+    return np.ascontiguousarray(normalised[:, length % patch :]).reshape(batch, length // patch, patch)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from app.batching.batcher import Batcher, BatchObserver
+from app.batching.batcher import Batcher
+from app.metrics import Metrics
 from app.repository.manifest import Manifest, ManifestError, read_manifest, verified_path
 from app.runtime.base import Backend, BackendError
 from app.settings import Settings
@@ -70,9 +71,9 @@ def build_backend(manifest: Manifest, folder: Path, settings: Settings) -> Backe
 
 
 class Registry:
-    def __init__(self, settings: Settings, observer: BatchObserver | None = None) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
         self.settings = settings
-        self.observer = observer
+        self.metrics = metrics
         self.versions: dict[str, ModelVersion] = {}
         self.problems: list[str] = []  # repository-level: missing directory, requested model absent
         self.loaded = False
@@ -99,7 +100,9 @@ class Registry:
     async def load_all(self) -> None:
         self.discover()
         for entry in self.versions.values():
+            self._publish(entry)
             await self._load(entry)
+            self._publish(entry)
         self.loaded = True
         for problem in self.problems:
             logger.error(problem)
@@ -119,12 +122,17 @@ class Registry:
         entry.manifest, entry.model, entry.warnings = manifest, model, list(backend.warnings)
         entry.batcher = Batcher(
             entry.key, model.predict_batch, model.size, self.settings.max_batch_size,
-            self.settings.max_batch_delay_ms / 1000, self.settings.max_queue_items, self.observer,
+            self.settings.max_batch_delay_ms / 1000, self.settings.max_queue_items, self.metrics,
         )
         entry.batcher.start()
         entry.load_s = time.perf_counter() - started
         entry.state = "ready"
         logger.info("model %s ready on %s/%s in %.2f s", entry.key, backend.name, backend.provider, entry.load_s)
+
+    def _publish(self, entry: ModelVersion) -> None:
+        if self.metrics is not None:
+            for state in ("loading", "ready", "failed"):
+                self.metrics.model_ready.labels(entry.key, state).set(1 if entry.state == state else 0)
 
     async def close(self) -> None:
         for entry in self.versions.values():

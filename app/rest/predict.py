@@ -27,8 +27,9 @@ DigitModelQuery = Annotated[str, Query(description="Name of a digit model in the
 SineModelQuery = Annotated[str, Query(description="Name of a sine model in the repository.")]
 
 
-async def infer(entry: ModelVersion, payload: Any, settings: Settings) -> Any:
+async def infer(request: Request, entry: ModelVersion, payload: Any, settings: Settings) -> Any:
     assert entry.batcher is not None
+    request.state.model = entry.key  # for the request metrics
     return await entry.batcher.submit(payload, settings.request_timeout_s)
 
 
@@ -51,12 +52,12 @@ async def predict_digit(
     reject_unknown(body, DigitRequest)
     images = check_images(require(body, "images"), settings.max_items)
     entry = registry.get(model, version, task="digit")
-    return digit_answer(entry, await infer(entry, images, settings))
+    return digit_answer(entry, await infer(request, entry, images, settings))
 
 
 @router.post("/digit/image", response_model=DigitResponse, summary="Classify an uploaded picture of a digit")
 async def predict_digit_image(
-    registry: RegistryDep, settings: SettingsDep,
+    request: Request, registry: RegistryDep, settings: SettingsDep,
     file: Annotated[UploadFile, File(description="PNG, JPEG, ... of any size; dark ink on light paper works.")],
     version: VersionQuery = None, model: DigitModelQuery = "digit",
 ) -> FastJSONResponse:
@@ -65,7 +66,7 @@ async def predict_digit_image(
     if not data:
         raise InputError("uploaded file is empty")
     image = await asyncio.to_thread(image_to_mnist, data, settings.max_image_pixels)
-    return digit_answer(entry, await infer(entry, image[None], settings))
+    return digit_answer(entry, await infer(request, entry, image[None], settings))
 
 
 @router.post("/sine", response_model=SineResponse, openapi_extra=json_body(SineRequest),
@@ -80,7 +81,7 @@ async def predict_sine(
     assert isinstance(entry.model, SineModel)
     payload = entry.model.check(require(body, "series"), body.get("horizon", 16), settings.max_items,
                                 settings.max_series_length)
-    forecasts = await infer(entry, payload, settings)
+    forecasts = await infer(request, entry, payload, settings)
     return FastJSONResponse({"model": entry.name, "version": entry.version, "forecasts": forecasts})
 
 
@@ -97,7 +98,7 @@ async def predict_translate(
     entry = registry.get(name, version, task="translate")
     assert isinstance(entry.model, TranslateModel)
     payload = entry.model.check(require(body, "texts"), body.get("beam_size", 1), settings.max_items)
-    translations = await infer(entry, payload, settings)
+    translations = await infer(request, entry, payload, settings)
     return FastJSONResponse({
         "model": entry.name, "version": entry.version,
         "translations": [

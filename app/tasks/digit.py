@@ -15,6 +15,13 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return probabilities
 
 
+def _describe(image: Any) -> str:
+    if not isinstance(image, list):
+        return type(image).__name__
+    rows = [len(row) if isinstance(row, list) else type(row).__name__ for row in image[:28]]
+    return f"{len(image)} rows of lengths {rows}" if image else "an empty list"
+
+
 def check_images(raw: Any, max_items: int) -> np.ndarray:
     """JSON-decoded `images` -> float32 [n, 28, 28] in [0, 1], or an InputError saying what is wrong."""
     if not isinstance(raw, list):
@@ -25,15 +32,14 @@ def check_images(raw: Any, max_items: int) -> np.ndarray:
         raise InputError(f"'images' has {len(raw)} images; at most {max_items} per request")
     try:
         images = np.asarray(raw, dtype=np.float32)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         images = None
     if images is None or images.ndim != 3 or images.shape[1:] != (28, 28):
         for index, image in enumerate(raw):
-            shape = np.shape(image) if isinstance(image, list) else type(image).__name__
             if not isinstance(image, list) or len(image) != 28 or any(
                 not isinstance(row, list) or len(row) != 28 for row in image
             ):
-                raise InputError(f"images[{index}] must be 28 rows of 28 numbers, got shape {shape}")
+                raise InputError(f"images[{index}] must be 28 rows of 28 numbers, got {_describe(image)}")
         raise InputError("'images' must contain only numbers")
     if not np.isfinite(images).all():
         index = int(np.argwhere(~np.isfinite(images))[0][0])
@@ -45,12 +51,18 @@ def check_images(raw: Any, max_items: int) -> np.ndarray:
 
 
 class DigitModel(TaskModel[np.ndarray, np.ndarray]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Any graph taking [B, 28, 28] images to [B, 10] logits serves, whatever its tensors are called.
+        graph = self.manifest.artifacts["model"]
+        self.input_name = graph.inputs[0].name
+
     def size(self, payload: np.ndarray) -> int:
         return len(payload)
 
     def predict_batch(self, payloads: list[np.ndarray]) -> list[np.ndarray]:
         images = payloads[0] if len(payloads) == 1 else np.concatenate(payloads)
-        probabilities = softmax(self.backend.run("model", {"images": images})[0].astype(np.float64))
+        probabilities = softmax(self.backend.run("model", {self.input_name: images})[0].astype(np.float64))
         return np.split(probabilities, np.cumsum([len(p) for p in payloads])[:-1])
 
     def warmup_payloads(self, batch_sizes: list[int]) -> list[np.ndarray]:

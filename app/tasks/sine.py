@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from app.processing.series import denormalise, normalise_window
+from app.processing.series import denormalise, normalise_window, to_patches
 from app.tasks.base import InputError, TaskModel
 
 
@@ -25,6 +25,10 @@ class SineModel(TaskModel[SineRequest, list[np.ndarray]]):
     @property
     def max_history(self) -> int:
         return int(self.manifest.preprocessing["max_history"])
+
+    @property
+    def patch(self) -> int:
+        return int(self.manifest.preprocessing["patch"])
 
     @property
     def max_horizon(self) -> int:
@@ -51,7 +55,7 @@ class SineModel(TaskModel[SineRequest, list[np.ndarray]]):
                 )
             try:
                 array = np.asarray(values, dtype=np.float64)
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, OverflowError):
                 raise InputError(f"series[{index}] must contain only numbers") from None
             if array.ndim != 1:
                 raise InputError(f"series[{index}] must be a flat list of numbers")
@@ -75,7 +79,8 @@ class SineModel(TaskModel[SineRequest, list[np.ndarray]]):
         for members in by_length.values():
             windows = np.stack([payloads[p].windows[i] for p, i in members])
             normalised, mean, scale = normalise_window(windows)
-            forecast = denormalise(self.backend.run("model", {"series": normalised})[0], mean, scale)
+            patches = to_patches(normalised, self.patch)
+            forecast = denormalise(self.backend.run("model", {"patches": patches})[0], mean, scale)
             for row, (p, i) in enumerate(members):
                 results[p][i] = forecast[row, : payloads[p].horizon]
         return results

@@ -88,6 +88,10 @@ def test_upload_jpeg_photo_with_shading(client: TestClient, held_out: tuple[np.n
         ({}, "missing field 'images'"),
         ({"images": [[[0.0] * 28] * 28], "extra": 1}, "unknown field"),
         ([1, 2], "JSON object"),
+        ({"images": [[[0.0] * 28] * 27 + [[0.0] * 3]]}, "28 rows of 28"),
+        ({"images": [[[0.0] * 28] * 27 + [5]]}, "28 rows of 28"),
+        ({"images": [[[{"a": 1}] * 28] * 28]}, "only numbers"),
+        ({"images": [[[None] * 28] * 28]}, "only numbers"),
     ],
 )
 def test_bad_digit_bodies_are_422(client: TestClient, body: object, fragment: str) -> None:
@@ -95,6 +99,16 @@ def test_bad_digit_bodies_are_422(client: TestClient, body: object, fragment: st
     assert response.status_code == 422
     assert fragment in response.json()["detail"]
     assert client.get("/health/ready").status_code == 200
+
+
+def test_huge_numbers_are_a_4xx(client: TestClient) -> None:
+    rows = ",".join(["[" + ",".join(["1" + "0" * 400] * 28) + "]"] * 28)
+    response = client.post("/predict/digit", content=f'{{"images": [[{rows}]]}}',
+                           headers={"content-type": "application/json"})
+    assert response.status_code in (400, 422)
+    response = client.post("/predict/sine", content='{"series": [[' + ",".join(["1" + "0" * 400] * 20) + "]]}",
+                           headers={"content-type": "application/json"})
+    assert response.status_code in (400, 422)
 
 
 def test_nan_and_infinity_are_422(client: TestClient) -> None:

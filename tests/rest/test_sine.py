@@ -23,7 +23,7 @@ def test_example_forecast_follows_the_sinusoid(client: TestClient) -> None:
 
 def test_forecasts_close_to_the_sinusoid_fit(client: TestClient) -> None:
     rng = np.random.default_rng(123)
-    observed, _ = sine_batch(rng, 200, 128 + 16)
+    observed, _, _ = sine_batch(rng, 200, 128 + 16)
     history, future = observed[:, :128], observed[:, 128:]
     response = client.post("/predict/sine", json={"series": history.tolist(), "horizon": 16})
     assert response.status_code == 200

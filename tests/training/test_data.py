@@ -73,7 +73,8 @@ def test_generated_dates_are_correct_and_reproducible() -> None:
 
 
 def test_sine_batch_shapes() -> None:
-    observed, clean = sine_batch(np.random.default_rng(0), 4, 50)
+    observed, clean, amplitude = sine_batch(np.random.default_rng(0), 4, 50)
+    assert amplitude.shape == (4, 1)
     assert observed.shape == clean.shape == (4, 50)
     assert np.abs(observed - clean).max() > 0
 

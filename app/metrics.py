@@ -1,0 +1,85 @@
+"""Prometheus metrics: requests, latency, queue depth, batch sizes, inference time, model state.
+
+Each app owns its CollectorRegistry, so several apps in one process (tests, embedding) never collide.
+With several worker processes each exposes its own numbers; scrape them per pod or use one worker per pod.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.batching.batcher import BatchObserver
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+class Metrics(BatchObserver):
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("seqserve_requests", "HTTP requests answered.", ["route", "model", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("seqserve_request_duration_seconds", "Time from request to response start.",
+                                 ["route"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.queue = Gauge("seqserve_queue_items", "Items waiting in a model's batching queue.", ["model"],
+                           registry=self.registry)
+        self.batch_size = Histogram("seqserve_batch_size", "Items per model run.", ["model"],
+                                    buckets=BATCH_BUCKETS, registry=self.registry)
+        self.inference = Histogram("seqserve_inference_seconds", "Time of one batched model run.", ["model"],
+                                   buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.model_ready = Gauge("seqserve_model_state", "1 for a model version's current state, 0 for the others.",
+                                 ["model", "state"], registry=self.registry)
+
+    def batch_done(self, model: str, items: int, seconds: float) -> None:
+        self.batch_size.labels(model).observe(items)
+        self.inference.labels(model).observe(seconds)
+
+    def queue_depth(self, model: str, items: int) -> None:
+        self.queue.labels(model).set(items)
+
+    def render(self) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class MetricsMiddleware:
+    """Counts each response by route template (not raw path: bounded label values), model and status."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def observe(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                route = getattr(scope.get("route"), "path", "unmatched")
+                self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            model = scope.get("state", {}).get("model", "")
+            self.metrics.requests.labels(route, model, str(status)).inc()
+
+
+def metrics_endpoint(metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(_: Request) -> Response:
+        return metrics.render()
+
+    return endpoint

@@ -1,0 +1,1 @@
+"""Open Inference Protocol (KServe V2) REST, with the binary tensor data extension tritonclient uses."""

@@ -1,0 +1,124 @@
+"""Dockerfile, compose file and Kubernetes manifests, checked without a Docker engine or a cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+import httpx
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from dockerfile_parse import DockerfileParser
+
+from tests.conftest import MODELS, ROOT, free_port
+
+
+def stages() -> dict[str, list[dict[str, str]]]:
+    parser = DockerfileParser(path=str(ROOT / "Dockerfile"))
+    result: dict[str, list[dict[str, str]]] = {}
+    current = None
+    for instruction in parser.structure:
+        if instruction["instruction"] == "FROM":
+            current = instruction["value"].split()[-1]
+            result[current] = []
+        if current is not None:
+            result[current].append(instruction)
+    return result
+
+
+def instruction(stage: list[dict[str, str]], name: str) -> list[str]:
+    return [i["value"] for i in stage if i["instruction"] == name]
+
+
+def test_dockerfile_has_cpu_and_gpu_targets() -> None:
+    found = stages()
+    assert set(found) == {"cpu", "gpu"}
+    parser = DockerfileParser(path=str(ROOT / "Dockerfile"))
+    args = {i["value"].split("=", 1)[0]: i["value"].split("=", 1)[1] for i in parser.structure
+            if i["instruction"] == "ARG" and "=" in i["value"]}
+    assert "cudnn" in args["CUDA_IMAGE"] and args["CUDA_IMAGE"].startswith("nvidia/cuda:13.")
+    assert args["ONNXRUNTIME_GPU"].startswith("onnxruntime-gpu==")
+    assert args["PYTHON_IMAGE"].startswith("python:3.11-slim")
+    for name, stage in found.items():
+        assert instruction(stage, "USER") == ["seqserve"], name
+        assert instruction(stage, "EXPOSE") == ["8000"], name
+        assert any("app.healthcheck" in h for h in instruction(stage, "HEALTHCHECK")), name
+        assert json.loads(instruction(stage, "CMD")[0]) == ["python", "-m", "app"], name
+        assert any("torch" not in r and "'.[serve]'" in r for r in instruction(stage, "RUN")), name
+        assert any(c.endswith("/models") for c in instruction(stage, "COPY")), name
+    assert (ROOT / ".dockerignore").exists()
+
+
+def image_env(stage: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for value in instruction(stages()[stage], "ENV"):
+        for item in shlex.split(value.replace("\\\n", " ")):
+            key, _, val = item.partition("=")
+            env[key] = val
+    return env
+
+
+def test_the_image_start_command_serves_outside_docker() -> None:
+    """The cpu image's CMD, ENV and HEALTHCHECK, run here with the host and port moved to loopback."""
+    env = {**os.environ, **{k: v for k, v in image_env("cpu").items() if k.startswith("SEQSERVE_")}}
+    port = free_port()
+    env.update(SEQSERVE_HOST="127.0.0.1", SEQSERVE_PORT=str(port), SEQSERVE_MODEL_DIR=str(MODELS))
+    assert image_env("cpu")["SEQSERVE_DEVICE"] == "cpu" and image_env("gpu")["SEQSERVE_DEVICE"] == "cuda"
+    command = json.loads(instruction(stages()["cpu"], "CMD")[0])
+    command[0] = sys.executable
+    healthcheck = [sys.executable, "-m", "app.healthcheck"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert subprocess.run(healthcheck, env=env, timeout=10).returncode == 1  # not up yet, or not ready
+        deadline = time.monotonic() + 60
+        while subprocess.run(healthcheck, env=env, timeout=10).returncode != 0:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.3)
+        models = httpx.get(f"http://127.0.0.1:{port}/models").json()["models"]
+        assert {m["provider"] for m in models} == {"CPUExecutionProvider"}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_compose_file_follows_the_compose_spec() -> None:
+    schema = json.loads(
+        resources.files("check_jsonschema.builtin_schemas.vendor").joinpath("compose-spec.json").read_text()
+    )
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    jsonschema.validate(compose, schema)
+    gpu = compose["services"]["seqserve-gpu"]
+    device = gpu["deploy"]["resources"]["reservations"]["devices"][0]
+    assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
+    assert gpu["build"]["target"] == "gpu" and gpu["environment"]["SEQSERVE_DEVICE"] == "cuda"
+    cpu = compose["services"]["seqserve-cpu"]
+    assert cpu["profiles"] == ["cpu"] and cpu["build"]["target"] == "cpu"
+    for service in (gpu, cpu):
+        assert service["healthcheck"]["test"][-1] == "app.healthcheck"
+        assert service["restart"] == "unless-stopped"
+        assert service["ports"]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "deploy" / "kubernetes").glob("*.yaml")), ids=lambda p: p.name)
+def test_kubernetes_manifests_validate(path: Path) -> None:
+    documents = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    for document in documents:
+        kubernetes_validate.validate(document, "1.33", strict=True)
+    kinds = {d["kind"] for d in documents}
+    assert {"Deployment", "HorizontalPodAutoscaler"} <= kinds
+    deployment = next(d for d in documents if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+    if "gpu" in path.name:
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    else:
+        assert "Service" in kinds

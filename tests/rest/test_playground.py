@@ -1,0 +1,57 @@
+"""The playground page driven in headless Chromium (Debian's browser, through playwright's Python API)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def page(server: str) -> Iterator[object]:
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed (apt-get install chromium); .ci/run installs it")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page()
+        page.goto(server + "/")
+        yield page
+        browser.close()
+
+
+def test_draw_a_one_and_classify(page) -> None:  # type: ignore[no-untyped-def]
+    box = page.locator("#pad").bounding_box()
+    x = box["x"] + box["width"] / 2
+    page.mouse.move(x, box["y"] + 40)
+    page.mouse.down()
+    for step in range(1, 21):
+        page.mouse.move(x, box["y"] + 40 + step * 10)
+    page.mouse.up()
+    page.click("#classify")
+    page.wait_for_function("document.getElementById('digit-result').textContent.length > 0")
+    assert page.text_content("#digit-result").startswith("1")
+    assert page.locator("#digit-bars > div").count() == 10
+
+
+def test_translate_dates_with_beams(page) -> None:  # type: ignore[no-untyped-def]
+    page.fill("#texts", "3 March 1998\n1er mai 2001")
+    page.fill("#beam", "3")
+    page.click("#run-translate")
+    page.wait_for_selector("#translations tr")
+    outputs = page.locator("#translations td.output").all_text_contents()
+    assert outputs == ["1998-03-03", "2001-05-01"]
+
+
+def test_sine_forecast_is_plotted(page) -> None:  # type: ignore[no-untyped-def]
+    page.fill("#horizon", "24")
+    page.click("#generate")
+    page.click("#forecast")
+    page.wait_for_function("document.getElementById('plot').dataset.points === '24'")
+    assert page.text_content("#sine-error") == ""

@@ -1,0 +1,59 @@
+"""SIGTERM: in-flight requests finish, new ones are refused, the process exits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+
+from tests.conftest import MODELS, ROOT, free_port
+
+
+def test_sigterm_drains_in_flight_requests() -> None:
+    port = free_port()
+    env = {**os.environ, "SEQSERVE_MODEL_DIR": str(MODELS), "SEQSERVE_DEVICE": "cpu", "SEQSERVE_MODELS": "dates",
+           "SEQSERVE_REQUEST_TIMEOUT_S": "60"}
+    process = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.2)
+
+        result: dict[str, object] = {}
+
+        def long_request() -> None:
+            texts = [f"{d} September {1950 + d}" for d in range(1, 29)] * 9
+            response = httpx.post(f"{url}/predict/translate", json={"texts": texts, "beam_size": 8}, timeout=60)
+            result["status"] = response.status_code
+            result["count"] = len(response.json()["translations"])
+
+        worker = threading.Thread(target=long_request)
+        worker.start()
+        time.sleep(0.3)  # the request is in flight
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        refused = False
+        try:
+            httpx.get(f"{url}/health/live", timeout=2)
+        except httpx.TransportError:
+            refused = True
+        worker.join(timeout=60)
+        assert result == {"status": 200, "count": 252}
+        assert refused
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()

@@ -1,0 +1,87 @@
+"""The real tritonclient against a real server: binary tensor data on and off, answers equal the typed API's."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import pytest
+import tritonclient.http as triton
+from tritonclient.utils import InferenceServerException
+
+from app.rest.schemas import DIGIT_EXAMPLE
+
+
+@pytest.fixture(scope="module")
+def client(server: str) -> triton.InferenceServerClient:
+    return triton.InferenceServerClient(url=server.removeprefix("http://"))
+
+
+def test_server_and_model_health(client: triton.InferenceServerClient) -> None:
+    assert client.is_server_live()
+    assert client.is_server_ready()
+    for name in ("digit", "sine", "dates", "words"):
+        assert client.is_model_ready(name)
+        assert client.is_model_ready(name, "1")
+    assert not client.is_model_ready("nope")
+    assert "binary_tensor_data" in client.get_server_metadata()["extensions"]
+
+
+def test_model_metadata(client: triton.InferenceServerClient) -> None:
+    digit = client.get_model_metadata("digit")
+    assert digit["platform"] == "onnxruntime_onnx"
+    assert digit["inputs"] == [{"name": "images", "datatype": "FP32", "shape": [-1, 28, 28]}]
+    assert [o["name"] for o in digit["outputs"]] == ["probabilities", "digit"]
+    assert client.get_model_metadata("dates", "1")["inputs"][0]["datatype"] == "BYTES"
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_digit(client: triton.InferenceServerClient, server: str, binary: bool) -> None:
+    images = np.array([DIGIT_EXAMPLE, DIGIT_EXAMPLE], dtype=np.float32)
+    tensor = triton.InferInput("images", list(images.shape), "FP32")
+    tensor.set_data_from_numpy(images, binary_data=binary)
+    outputs = [triton.InferRequestedOutput("probabilities", binary_data=binary),
+               triton.InferRequestedOutput("digit", binary_data=binary)]
+    result = client.infer("digit", [tensor], outputs=outputs)
+    typed = httpx.post(f"{server}/predict/digit", json={"images": images.tolist()}).json()["predictions"]
+    assert result.as_numpy("digit").tolist() == [p["digit"] for p in typed] == [7, 7]
+    np.testing.assert_allclose(result.as_numpy("probabilities"), [p["probabilities"] for p in typed], atol=1e-6)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_sine(client: triton.InferenceServerClient, server: str, binary: bool) -> None:
+    series = np.sin(0.2 * np.arange(64, dtype=np.float32))[None].repeat(2, axis=0)
+    inputs = [triton.InferInput("series", list(series.shape), "FP32"), triton.InferInput("horizon", [1], "INT64")]
+    inputs[0].set_data_from_numpy(series, binary_data=binary)
+    inputs[1].set_data_from_numpy(np.array([8], dtype=np.int64), binary_data=binary)
+    result = client.infer("sine", inputs, outputs=[triton.InferRequestedOutput("forecast", binary_data=binary)])
+    typed = httpx.post(f"{server}/predict/sine", json={"series": series.tolist(), "horizon": 8}).json()
+    np.testing.assert_allclose(result.as_numpy("forecast"), typed["forecasts"], atol=1e-5)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_translate(client: triton.InferenceServerClient, server: str, binary: bool) -> None:
+    texts = np.array([b"3 March 1998", b"1er mai 2001"], dtype=np.object_)
+    tensor = triton.InferInput("texts", [2], "BYTES")
+    tensor.set_data_from_numpy(texts, binary_data=binary)
+    outputs = [triton.InferRequestedOutput("translations", binary_data=binary),
+               triton.InferRequestedOutput("scores", binary_data=binary)]
+    result = client.infer("dates", [tensor], outputs=outputs)
+    typed = httpx.post(f"{server}/predict/translate", json={"texts": ["3 March 1998", "1er mai 2001"]}).json()
+    assert [t.decode() for t in result.as_numpy("translations")] == [t["text"] for t in typed["translations"]]
+    assert [t["text"] for t in typed["translations"]] == ["1998-03-03", "2001-05-01"]
+    np.testing.assert_allclose(result.as_numpy("scores"), [t["score"] for t in typed["translations"]], atol=1e-5)
+
+
+def test_errors_are_protocol_errors(client: triton.InferenceServerClient, server: str) -> None:
+    tensor = triton.InferInput("texts", [1], "BYTES")
+    tensor.set_data_from_numpy(np.array(["☃"], dtype=np.object_))
+    with pytest.raises(InferenceServerException, match="does not know"):
+        client.infer("dates", [tensor])
+    response = httpx.post(f"{server}/v2/models/nope/infer", json={"inputs": []})
+    assert response.status_code == 404 and "error" in response.json()
+    response = httpx.post(f"{server}/v2/models/digit/infer", json={"inputs": [
+        {"name": "images", "shape": [1, 28, 27], "datatype": "FP32", "data": [0.0] * (28 * 27)}]})
+    assert response.status_code == 400 and "28 rows" in response.json()["error"]
+    response = httpx.post(f"{server}/v2/models/digit/infer", content=b"{bad",
+                          headers={"content-type": "application/json"})
+    assert response.status_code == 400 and "error" in response.json()
