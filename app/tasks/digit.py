@@ -23,13 +23,35 @@ def _describe(image: Any) -> str:
 
 
 def check_images(raw: Any, max_items: int) -> np.ndarray:
-    """JSON-decoded `images` -> float32 [n, 28, 28] in [0, 1], or an InputError saying what is wrong."""
+    """JSON-decoded `images` (or an array from a binary tensor) -> float32 [n, 28, 28] in [0, 1], or an
+    InputError saying what is wrong."""
+    images = _array_images(raw) if isinstance(raw, np.ndarray) else _list_images(raw)
+    if len(images) == 0:
+        raise InputError("'images' is empty; send at least one image")
+    if len(images) > max_items:
+        raise InputError(f"'images' has {len(images)} images; at most {max_items} per request")
+    if not np.isfinite(images).all():
+        index = int(np.argwhere(~np.isfinite(images))[0][0])
+        if isinstance(raw, list) and any(value is None for row in raw[index] for value in row):
+            raise InputError(f"images[{index}] must contain only numbers, found null")  # numpy reads null as NaN
+        raise InputError(f"images[{index}] contains NaN or infinity")
+    if images.min() < 0.0 or images.max() > 1.0:
+        index = int(np.argwhere((images < 0) | (images > 1))[0][0])
+        raise InputError(f"images[{index}] has pixel values outside [0, 1] (scale 0..255 images by 1/255)")
+    return images
+
+
+def _array_images(raw: np.ndarray) -> np.ndarray:
+    if raw.ndim != 3 or raw.shape[1:] != (28, 28):
+        raise InputError(f"images must have shape [n, 28, 28], got {list(raw.shape)}")
+    return raw.astype(np.float32, copy=False)
+
+
+def _list_images(raw: Any) -> np.ndarray:
     if not isinstance(raw, list):
         raise InputError("'images' must be a list of 28x28 images (lists of 28 rows of 28 numbers)")
     if not raw:
         raise InputError("'images' is empty; send at least one image")
-    if len(raw) > max_items:
-        raise InputError(f"'images' has {len(raw)} images; at most {max_items} per request")
     try:
         images = np.asarray(raw, dtype=np.float32)
     except (ValueError, TypeError, OverflowError):
@@ -41,12 +63,6 @@ def check_images(raw: Any, max_items: int) -> np.ndarray:
             ):
                 raise InputError(f"images[{index}] must be 28 rows of 28 numbers, got {_describe(image)}")
         raise InputError("'images' must contain only numbers")
-    if not np.isfinite(images).all():
-        index = int(np.argwhere(~np.isfinite(images))[0][0])
-        raise InputError(f"images[{index}] contains NaN or infinity")
-    if images.min() < 0.0 or images.max() > 1.0:
-        index = int(np.argwhere((images < 0) | (images > 1))[0][0])
-        raise InputError(f"images[{index}] has pixel values outside [0, 1] (scale 0..255 images by 1/255)")
     return images
 
 

@@ -61,7 +61,7 @@ def to_payload(entry: ModelVersion, inputs: dict[str, Tensor], settings: Setting
             tensor = inputs["images"]
         if not isinstance(tensor.data, np.ndarray) or tensor.data.dtype.kind != "f":
             raise InputError("images must be FP32")
-        return check_images(tensor.data.astype(np.float32, copy=False), settings.max_items)
+        return check_images(tensor.data, settings.max_items)
     if isinstance(model, SineModel):
         _only_known(inputs, "sine")
         series = inputs.get("series")
