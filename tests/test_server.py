@@ -36,3 +36,38 @@ def test_concurrent_requests_are_answered_in_order(server: str) -> None:
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(ask, range(48)))
     assert answers == [f"{1960 + i}-05-{1 + i % 28:02d}" for i in range(48)]
+
+
+def test_several_worker_processes_serve() -> None:
+    """`python -m app --workers 2`: two processes, each with its own sessions, one port."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.conftest import MODELS, ROOT, free_port
+
+    port = free_port()
+    env = {**os.environ, "SEQSERVE_MODEL_DIR": str(MODELS), "SEQSERVE_DEVICE": "cpu", "SEQSERVE_MODELS": "digit"}
+    process = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--workers", "2"], cwd=ROOT,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.2)
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        assert len(children) >= 2
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(20):
+                response = http.post("/predict/digit", json={"images": [DIGIT_EXAMPLE]})
+                assert response.json()["predictions"][0]["digit"] == 7
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

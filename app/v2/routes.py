@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from app import __version__
@@ -18,6 +20,9 @@ from app.v2.codec import CodecError, encode_infer_response, parse_infer_request
 from app.v2.signatures import SIGNATURES, to_outputs, to_payload
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"])
+
+ModelName = Annotated[str, Path(description="Model name", examples=["dates"])]
+ModelVersionPath = Annotated[str, Path(description="Model version", examples=["1"])]
 
 PLATFORMS = {"onnx": "onnxruntime_onnx", "torchscript": "pytorch_libtorch"}
 
@@ -76,12 +81,12 @@ async def server_ready(registry: RegistryDep) -> Response:
 
 
 @router.get("/models/{name}", summary="Model metadata (newest version)")
-async def model_metadata(name: str, registry: RegistryDep) -> Response:
+async def model_metadata(name: ModelName, registry: RegistryDep) -> Response:
     return await guarded(lambda: _json(metadata(registry, find(registry, name, None))))
 
 
 @router.get("/models/{name}/versions/{version}", summary="Model metadata")
-async def model_version_metadata(name: str, version: str, registry: RegistryDep) -> Response:
+async def model_version_metadata(name: ModelName, version: ModelVersionPath, registry: RegistryDep) -> Response:
     return await guarded(lambda: _json(metadata(registry, find(registry, name, version))))
 
 
@@ -99,12 +104,12 @@ async def _ready(registry: Registry, name: str, version: str | None) -> Response
 
 
 @router.get("/models/{name}/ready", summary="Model readiness")
-async def model_ready(name: str, registry: RegistryDep) -> Response:
+async def model_ready(name: ModelName, registry: RegistryDep) -> Response:
     return await _ready(registry, name, None)
 
 
 @router.get("/models/{name}/versions/{version}/ready", summary="Model version readiness")
-async def model_version_ready(name: str, version: str, registry: RegistryDep) -> Response:
+async def model_version_ready(name: ModelName, version: ModelVersionPath, registry: RegistryDep) -> Response:
     return await _ready(registry, name, version)
 
 
@@ -146,13 +151,13 @@ INFER_DOC = {
 
 @router.post("/models/{name}/infer", dependencies=[Authorized], openapi_extra=INFER_DOC,
              summary="Inference (newest version); JSON or binary tensor data")
-async def infer(name: str, request: Request, registry: RegistryDep, settings: SettingsDep) -> Response:
+async def infer(name: ModelName, request: Request, registry: RegistryDep, settings: SettingsDep) -> Response:
     return await _infer(request, name, None, registry, settings)
 
 
 @router.post("/models/{name}/versions/{version}/infer", dependencies=[Authorized], openapi_extra=INFER_DOC,
              summary="Inference; JSON or binary tensor data")
 async def infer_version(
-    name: str, version: str, request: Request, registry: RegistryDep, settings: SettingsDep
+    name: ModelName, version: ModelVersionPath, request: Request, registry: RegistryDep, settings: SettingsDep
 ) -> Response:
     return await _infer(request, name, version, registry, settings)

@@ -25,6 +25,7 @@ def write_idx(path: Path, array: np.ndarray, compress: bool) -> None:
 
 
 def make_mnist_dir(folder: Path, compress: bool = True) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     for split, count in (("train", 30), ("t10k", 10)):
         write_idx(folder / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (count, 28, 28)), compress)
