@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     uvicorn.run(
         "app.main:app", host=args.host, port=args.port, workers=args.workers,
         log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=30,
+        proxy_headers=settings.proxy_headers,
     )
 
 

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp
 
 from app import __version__
 from app.logs import configure_logging
@@ -15,6 +16,7 @@ from app.repository.registry import Registry
 from app.rest import health, playground, predict
 from app.rest.deps import require_api_key
 from app.rest.errors import install_error_handlers
+from app.rest.fastpath import FastPathMiddleware
 from app.rest.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from app.settings import Settings, get_settings
 from app.v2 import routes as v2
@@ -27,6 +29,22 @@ DESCRIPTION = """Recurrent sequence models served from a model repository on onn
 
 Requests from many clients are batched per model. `GET /models` says which execution provider really runs each model.
 """
+
+
+class SeqServe(FastAPI):
+    """FastAPI with our pure-ASGI layers outside its own middleware stack.
+
+    Request ids, metrics, the body limit and the fast path wrap FastAPI's error, telemetry and
+    exception middlewares instead of sitting inside them, so the hot routes skip those entirely."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        settings: Settings = self.state.settings
+        app: ASGIApp = super().build_middleware_stack()
+        if settings.fast_path:
+            app = FastPathMiddleware(app, fastapi_app=self)
+        app = BodyLimitMiddleware(app, max_bytes=settings.max_body_bytes)
+        app = MetricsMiddleware(app, metrics=self.state.metrics)
+        return RequestIdMiddleware(app)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -47,7 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await loading
             await registry.close()
 
-    app = FastAPI(title="seqserve", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # FastAPI's native OpenTelemetry asks the global providers on every request; only when asked for.
+    telemetry = {"tracing": settings.opentelemetry, "metrics": settings.opentelemetry, "logs": settings.opentelemetry}
+    app = SeqServe(title="seqserve", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                   telemetry=telemetry)  # type: ignore[arg-type]
     app.state.settings = settings
     app.state.registry = registry
     install_error_handlers(app)
@@ -60,9 +81,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Prometheus metrics", dependencies=[Depends(require_api_key)] if settings.metrics_need_key else [],
     )
     app.state.metrics = metrics
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(RequestIdMiddleware)
     return app
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -54,6 +55,9 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # labels() takes a lock and builds a key on every call: keep the children we have seen
+        self._counters: dict[tuple[str, str, str], Any] = {}
+        self._histograms: dict[str, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,15 +71,21 @@ class MetricsMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 route = getattr(scope.get("route"), "path", "unmatched")
-                self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+                histogram = self._histograms.get(route)
+                if histogram is None:
+                    histogram = self._histograms[route] = self.metrics.latency.labels(route)
+                histogram.observe(time.perf_counter() - started)
             await send(message)
 
         try:
             await self.app(scope, receive, observe)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            model = scope.get("state", {}).get("model", "")
-            self.metrics.requests.labels(route, model, str(status)).inc()
+            key = (route, scope.get("state", {}).get("model", ""), str(status))
+            counter = self._counters.get(key)
+            if counter is None:
+                counter = self._counters[key] = self.metrics.requests.labels(*key)
+            counter.inc()
 
 
 def metrics_endpoint(metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     intra_op_threads: int = Field(
         1, ge=1, description="Threads per onnxruntime session / torch. 1 avoids oversubscription; scale with workers."
     )
+    fast_path: bool = Field(
+        True, description="Serve POST /predict/{digit,sine,translate} through a lean ASGI path (same handlers and "
+        "errors, without FastAPI's per-request routing and dependency overhead).",
+    )
     warmup: bool = Field(True, description="Run every model at typical batch sizes before reporting ready.")
 
     # --- dynamic batching
@@ -61,6 +65,10 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         None, description="When set, predict and infer routes need 'Authorization: Bearer <key>'. Health stays open."
     )
+    opentelemetry: bool = Field(
+        False, description="FastAPI's native OpenTelemetry tracing/metrics/logs, using the global providers you "
+        "configure. The fast path is not traced: set fast_path=false too to trace every route.",
+    )
     metrics_need_key: bool = Field(False, description="Put GET /metrics behind the API key too.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     log_json: bool = Field(False, description="Log JSON lines instead of text.")
@@ -69,6 +77,10 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Interface to bind.")
     port: int = Field(8000, ge=1, le=65535, description="Port to bind.")
     workers: int = Field(1, ge=1, description="Server worker processes (python -m app); each loads every model.")
+    proxy_headers: bool = Field(
+        False, description="Trust X-Forwarded-For/-Proto from a reverse proxy (python -m app); costs a little per "
+        "request, so off unless a proxy sits in front.",
+    )
 
     @property
     def model_names(self) -> list[str]:

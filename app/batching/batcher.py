@@ -97,9 +97,11 @@ class Batcher(Generic[P, R]):
         self._observer.queue_depth(self.name, self._queued_items)
         self._wakeup.set()
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                return await future
         except TimeoutError:
-            future.cancel()  # still queued: the collector drops it; already running: its result is discarded
+            # The future is cancelled with the wait: still queued, the collector drops it; already
+            # running, its result is discarded.
             raise DeadlineExceeded(f"no result from model {self.name!r} within {timeout_s:g} s") from None
 
     def _take(self, batch: list[_Pending[P, R]], items: int) -> int:

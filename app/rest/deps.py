@@ -1,4 +1,7 @@
-"""Typed dependencies shared by the routes."""
+"""Typed dependencies shared by the routes.
+
+All are `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread hand-off per
+dependency per request, which cost more than the model itself on the hot path."""
 
 from __future__ import annotations
 
@@ -12,12 +15,12 @@ from app.repository.registry import Registry
 from app.settings import Settings
 
 
-def get_registry(request: Request) -> Registry:
+async def get_registry(request: Request) -> Registry:
     registry: Registry = request.app.state.registry
     return registry
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -26,7 +29,7 @@ RegistryDep = Annotated[Registry, Depends(get_registry)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-def require_api_key(request: Request, settings: SettingsDep) -> None:
+async def require_api_key(request: Request, settings: SettingsDep) -> None:
     """With an API key configured, predict and infer routes need 'Authorization: Bearer <key>'."""
     if settings.api_key is None:
         return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,7 +30,7 @@ class RequestIdMiddleware:
                 request_id = value[:128] if value.isascii() and value.strip() else b""
                 break
         if not request_id:
-            request_id = uuid.uuid4().hex.encode()
+            request_id = os.urandom(16).hex().encode()
             scope["headers"] = [*scope["headers"], (REQUEST_ID, request_id)]
         scope.setdefault("state", {})["request_id"] = request_id.decode()
 

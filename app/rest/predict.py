@@ -9,7 +9,7 @@ import numpy as np
 from fastapi import APIRouter, File, Query, Request, UploadFile
 
 from app.processing.images import image_to_mnist
-from app.repository.registry import ModelVersion
+from app.repository.registry import ModelVersion, Registry
 from app.rest.body import json_body, read_json_object, reject_unknown, require
 from app.rest.deps import Authorized, RegistryDep, SettingsDep
 from app.rest.responses import FastJSONResponse
@@ -42,12 +42,11 @@ def digit_answer(entry: ModelVersion, probabilities: np.ndarray) -> FastJSONResp
     return FastJSONResponse({"model": entry.name, "version": entry.version, "predictions": predictions})
 
 
-@router.post("/digit", response_model=DigitResponse, openapi_extra=json_body(DigitRequest),
-             summary="Classify 28x28 digit images")
-async def predict_digit(
-    request: Request, registry: RegistryDep, settings: SettingsDep,
-    version: VersionQuery = None, model: DigitModelQuery = "digit",
-) -> FastJSONResponse:
+# The JSON handlers take plain arguments, so the fast path (app/rest/fastpath.py) serves them too.
+
+
+async def digit(request: Request, registry: Registry, settings: Settings, version: int | None,
+                model: str = "digit") -> FastJSONResponse:
     body = await read_json_object(request)
     reject_unknown(body, DigitRequest)
     images = check_images(require(body, "images"), settings.max_items)
@@ -69,12 +68,8 @@ async def predict_digit_image(
     return digit_answer(entry, await infer(request, entry, image[None], settings))
 
 
-@router.post("/sine", response_model=SineResponse, openapi_extra=json_body(SineRequest),
-             summary="Forecast noisy sinusoids")
-async def predict_sine(
-    request: Request, registry: RegistryDep, settings: SettingsDep,
-    version: VersionQuery = None, model: SineModelQuery = "sine",
-) -> FastJSONResponse:
+async def sine(request: Request, registry: Registry, settings: Settings, version: int | None,
+               model: str = "sine") -> FastJSONResponse:
     body = await read_json_object(request)
     reject_unknown(body, SineRequest)
     entry = registry.get(model, version, task="sine")
@@ -85,11 +80,8 @@ async def predict_sine(
     return FastJSONResponse({"model": entry.name, "version": entry.version, "forecasts": forecasts})
 
 
-@router.post("/translate", response_model=TranslateResponse, openapi_extra=json_body(TranslateRequest),
-             summary="Translate texts character by character (dates to ISO 8601, words)")
-async def predict_translate(
-    request: Request, registry: RegistryDep, settings: SettingsDep, version: VersionQuery = None
-) -> FastJSONResponse:
+async def translate(request: Request, registry: Registry, settings: Settings, version: int | None,
+                    model: str = "") -> FastJSONResponse:
     body = await read_json_object(request)
     reject_unknown(body, TranslateRequest)
     name = body.get("model", "dates")
@@ -106,3 +98,29 @@ async def predict_translate(
             for t in translations
         ],
     })
+
+
+@router.post("/digit", response_model=DigitResponse, openapi_extra=json_body(DigitRequest),
+             summary="Classify 28x28 digit images")
+async def predict_digit(
+    request: Request, registry: RegistryDep, settings: SettingsDep,
+    version: VersionQuery = None, model: DigitModelQuery = "digit",
+) -> FastJSONResponse:
+    return await digit(request, registry, settings, version, model)
+
+
+@router.post("/sine", response_model=SineResponse, openapi_extra=json_body(SineRequest),
+             summary="Forecast noisy sinusoids")
+async def predict_sine(
+    request: Request, registry: RegistryDep, settings: SettingsDep,
+    version: VersionQuery = None, model: SineModelQuery = "sine",
+) -> FastJSONResponse:
+    return await sine(request, registry, settings, version, model)
+
+
+@router.post("/translate", response_model=TranslateResponse, openapi_extra=json_body(TranslateRequest),
+             summary="Translate texts character by character (dates to ISO 8601, words)")
+async def predict_translate(
+    request: Request, registry: RegistryDep, settings: SettingsDep, version: VersionQuery = None
+) -> FastJSONResponse:
+    return await translate(request, registry, settings, version)
