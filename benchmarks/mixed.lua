@@ -4,7 +4,9 @@ local requests = {}
 local index = 0
 
 function init(args)
-  for line in io.lines(assert(os.getenv("MIX_FILE"), "set MIX_FILE")) do
+  local mix = os.getenv("MIX_FILE")
+  assert(mix, "set MIX_FILE")
+  for line in io.lines(mix) do
     local path, file = line:match("^(%S+)\t(.+)$")
     local f = assert(io.open(file, "rb"))
     local body = f:read("*a")

@@ -20,7 +20,7 @@ def new_version_folder(models_dir: Path, name: str, version: int | None) -> Path
     """models/<name>/<version>/, the next integer version unless one is given (then it is replaced)."""
     model_dir = models_dir / name
     if version is None:
-        existing = [int(p.name) for p in model_dir.glob("*") if p.is_dir() and p.name.isdigit()]
+        existing = [int(p.name) for p in model_dir.glob("*") if p.is_dir() and p.name.isascii() and p.name.isdigit()]
         version = max(existing, default=0) + 1
     folder = model_dir / str(version)
     if folder.exists():

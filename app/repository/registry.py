@@ -87,7 +87,8 @@ class Registry:
         names = wanted or sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
         for name in names:
             folders = sorted(
-                (p for p in (root / name).glob("*") if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)
+                (p for p in (root / name).glob("*") if p.is_dir() and p.name.isascii() and p.name.isdigit()),
+                key=lambda p: int(p.name),
             )
             if not folders:
                 self.problems.append(f"{root / name}: no version folders (expected {root / name}/<integer>/)")

@@ -47,7 +47,7 @@ def query_arguments(request: Request, default_model: str) -> tuple[int | None, s
     raw_version = request.query_params.get("version")
     version = None
     if raw_version is not None:
-        if not raw_version.isdigit() or int(raw_version) < 1:
+        if not (raw_version.isascii() and raw_version.isdigit()) or int(raw_version) < 1:
             raise BodyError(422, f"query.version: must be an integer >= 1, got {raw_version!r}")
         version = int(raw_version)
     return version, request.query_params.get("model", default_model)

@@ -45,7 +45,7 @@ async def guarded(action: Callable[[], Awaitable[Response]]) -> Response:
 def find(registry: Registry, name: str, version: str | None) -> ModelVersion:
     if version is None:
         return registry.get(name)
-    if not version.isdigit():
+    if not (version.isascii() and version.isdigit()):
         raise ModelNotFound(f"model {name!r} has no version {version!r}")
     return registry.get(name, int(version))
 
@@ -115,7 +115,7 @@ async def _infer(request: Request, name: str, version: str | None, registry: Reg
     async def run() -> Response:
         entry = find(registry, name, version)
         header = request.headers.get("inference-header-content-length")
-        if header is not None and not header.isdigit():
+        if header is not None and not (header.isascii() and header.isdigit()):
             raise CodecError("Inference-Header-Content-Length must be an integer")
         parsed = parse_infer_request(await request.body(), int(header) if header is not None else None)
         payload = to_payload(entry, parsed.inputs, settings)

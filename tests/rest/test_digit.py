@@ -132,6 +132,13 @@ def test_wrong_content_type_and_broken_json(client: TestClient) -> None:
     assert "not valid JSON" in response.json()["detail"]
 
 
+def test_unicode_digits_are_not_versions(client: TestClient) -> None:
+    # "¹".isdigit() is True but int("¹") raises: found by schemathesis as a 500
+    assert client.post("/predict/digit?version=\u00b9", json={"images": [DIGIT_EXAMPLE]}).status_code == 422
+    response = client.get("/v2/models/digit/versions/\u00b9")
+    assert response.status_code == 404 and "error" in response.json()
+
+
 def test_unknown_version_and_model_are_404(client: TestClient) -> None:
     assert client.post("/predict/digit?version=99", json={"images": [DIGIT_EXAMPLE]}).status_code == 404
     assert client.post("/predict/digit?model=nope", json={"images": [DIGIT_EXAMPLE]}).status_code == 404
