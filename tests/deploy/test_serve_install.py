@@ -1,0 +1,46 @@
+"""The image's install step, outside Docker: `pip install '.[serve]'` into a fresh venv serves, without torch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+from tests.conftest import MODELS, ROOT, free_port
+
+
+def test_serve_extra_installs_and_serves_without_torch(tmp_path: Path) -> None:
+    venv.create(tmp_path / "venv", with_pip=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    install = subprocess.run([python, "-m", "pip", "install", "-q", f"{ROOT}[serve]"], capture_output=True,
+                             text=True, timeout=600)
+    assert install.returncode == 0, install.stderr[-2000:]
+    check = subprocess.run(
+        [python, "-c", "import importlib.util, pathlib, app.rest.playground as p, app.rest.schemas as s;"
+         "assert importlib.util.find_spec('torch') is None, 'torch installed';"
+         "assert p.PAGE.exists() and len(s.DIGIT_EXAMPLE) == 28; print(pathlib.Path(p.__file__).parent)"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+    )
+    assert check.returncode == 0, check.stderr
+    assert "site-packages" in check.stdout  # the installed package, not this checkout
+    port = free_port()
+    env = {**os.environ, "SEQSERVE_MODEL_DIR": str(MODELS), "SEQSERVE_PORT": str(port), "SEQSERVE_DEVICE": "cpu"}
+    server = subprocess.Popen([python, "-m", "app"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        ready = subprocess.run([sys.executable, "-c", f"""
+import time, httpx
+for _ in range(300):
+    try:
+        if httpx.get('http://127.0.0.1:{port}/health/ready', timeout=1).status_code == 200: break
+    except httpx.TransportError: pass
+    time.sleep(0.2)
+r = httpx.post('http://127.0.0.1:{port}/predict/translate', json={{'texts': ['3 March 1998']}})
+print(r.json()['translations'][0]['text'])
+"""], capture_output=True, text=True, timeout=120)
+        assert ready.stdout.strip() == "1998-03-03", ready.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
