@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from app.rest.schemas import DIGIT_EXAMPLE
+from tests.conftest import spawn_server
 
 
 def test_predicts_over_a_socket(server: str) -> None:
@@ -40,31 +43,11 @@ def test_concurrent_requests_are_answered_in_order(server: str) -> None:
 
 def test_several_worker_processes_serve() -> None:
     """`python -m app --workers 2`: two processes, each with its own sessions, one port."""
-    import os
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    from tests.conftest import MODELS, ROOT, free_port
-
-    port = free_port()
-    env = {**os.environ, "SEQSERVE_MODEL_DIR": str(MODELS), "SEQSERVE_DEVICE": "cpu", "SEQSERVE_MODELS": "digit"}
-    process = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--workers", "2"], cwd=ROOT,
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process, url = spawn_server("--workers", "2", SEQSERVE_MODELS="digit")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and process.poll() is None
-            time.sleep(0.2)
         children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
         assert len(children) >= 2
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+        with httpx.Client(base_url=url) as http:
             for _ in range(20):
                 response = http.post("/predict/digit", json={"images": [DIGIT_EXAMPLE]})
                 assert response.json()["predictions"][0]["digit"] == 7

@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
 import httpx
 
-from tests.conftest import MODELS, ROOT, free_port
+from tests.conftest import spawn_server
 
 
 def test_sigterm_drains_in_flight_requests() -> None:
-    port = free_port()
-    env = {**os.environ, "SEQSERVE_MODEL_DIR": str(MODELS), "SEQSERVE_DEVICE": "cpu", "SEQSERVE_MODELS": "dates",
-           "SEQSERVE_REQUEST_TIMEOUT_S": "60"}
-    process = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    process, url = spawn_server(SEQSERVE_MODELS="dates", SEQSERVE_REQUEST_TIMEOUT_S="60")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and process.poll() is None
-            time.sleep(0.2)
-
         result: dict[str, object] = {}
 
         def long_request() -> None:
