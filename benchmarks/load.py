@@ -1,6 +1,6 @@
 """Load-test the service with wrk: each endpoint at 1, 8 and 64 connections, batching on and off.
 
-    python benchmarks/load.py [--duration 10] [--peer-model ../shared/peers/model/lstm.onnx]
+    python benchmarks/load.py [--duration 10] [--peer-model PEERS_KIT_DIR/model/lstm.onnx]
 
 Starts `python -m app` on a free loopback port over a temporary model repository (the committed
 models, plus the peer kit's LSTM as model `lstm` when --peer-model is given), waits for readiness,
