@@ -89,6 +89,7 @@ class Batcher(Generic[P, R]):
 
     async def submit(self, payload: P, timeout_s: float) -> R:
         size = self._size_of(payload)
+        # An empty queue takes any one request, so a request bigger than the queue is not refused forever.
         if self._queued_items + size > self.max_queue_items and self._queued_items > 0:
             raise QueueFull(f"model {self.name!r} has {self._queued_items} items queued")
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()

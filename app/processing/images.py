@@ -21,13 +21,17 @@ class ImageError(ValueError):
     """The upload is not a usable image."""
 
 
+class ImageTooLarge(ImageError):
+    """The image has more pixels than the limit (a decompression bomb, or just too big)."""
+
+
 def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
     """Decode an encoded image (PNG, JPEG, ...) to grayscale floats in [0, 1], refusing huge ones."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             if width * height > max_pixels:
-                raise ImageError(f"image is {width}x{height} pixels; the limit is {max_pixels} pixels")
+                raise ImageTooLarge(f"image is {width}x{height} pixels; the limit is {max_pixels} pixels")
             upright: Image.Image = ImageOps.exif_transpose(image)
             if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
                 # Transparent pixels are background: composite on white before dropping alpha.
@@ -38,7 +42,7 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"image too large: {exc}") from exc
+        raise ImageTooLarge(f"image too large: {exc}") from exc
     except Exception as exc:  # Pillow raises many types for corrupt data; all mean the same to a caller
         raise ImageError(f"not a readable image: {exc}") from exc
     if gray.size == 0:

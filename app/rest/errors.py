@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.batching.batcher import DeadlineExceeded, QueueFull
-from app.processing.images import ImageError
+from app.processing.images import ImageError, ImageTooLarge
 from app.repository.registry import ModelNotFound
 from app.rest.responses import error_response
 from app.tasks.base import InputError
@@ -35,8 +35,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ImageError)
     async def image_error(_: Request, exc: ImageError) -> Response:
-        status = 413 if "limit is" in str(exc) or "too large" in str(exc) else 422
-        return error_response(status, str(exc))
+        return error_response(413 if isinstance(exc, ImageTooLarge) else 422, str(exc))
 
     @app.exception_handler(BodyError)
     async def body_error(_: Request, exc: BodyError) -> Response:
