@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from app.repository.manifest import Manifest
 from app.runtime.base import Backend
@@ -30,6 +30,3 @@ class TaskModel(ABC, Generic[P, R]):
     @abstractmethod
     def warmup_payloads(self, batch_sizes: list[int]) -> list[P]:
         """Realistic payloads of the given sizes, to run before the model is reported ready."""
-
-    def describe(self) -> dict[str, Any]:
-        return {}

@@ -108,6 +108,3 @@ class TranslateModel(TaskModel[TranslateRequest, list[Translation]]):
     def warmup_payloads(self, batch_sizes: list[int]) -> list[TranslateRequest]:
         example = self.source_vocab.encode("".join(self.source_vocab.chars[: self.max_source_len // 2]))
         return [TranslateRequest([example] * n, 1) for n in batch_sizes] + [TranslateRequest([example], 4)]
-
-    def describe(self) -> dict[str, Any]:
-        return {"max_source_len": self.max_source_len, "lowercase": self.lowercase, "max_beam_size": MAX_BEAM}
