@@ -11,13 +11,13 @@ from starlette.types import ASGIApp
 
 from app import __version__
 from app.logs import configure_logging
-from app.metrics import Metrics, MetricsMiddleware, metrics_endpoint
+from app.metrics import Metrics, metrics_endpoint
 from app.repository.registry import Registry
 from app.rest import health, playground, predict
 from app.rest.deps import require_api_key
 from app.rest.errors import install_error_handlers
 from app.rest.fastpath import FastPathMiddleware
-from app.rest.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from app.rest.middleware import EdgeMiddleware
 from app.settings import Settings, get_settings
 from app.v2 import routes as v2
 
@@ -34,7 +34,7 @@ Requests from many clients are batched per model. `GET /models` says which execu
 class SeqServe(FastAPI):
     """FastAPI with our pure-ASGI layers outside its own middleware stack.
 
-    Request ids, metrics, the body limit and the fast path wrap FastAPI's error, telemetry and
+    The edge (request ids, body limit, metrics) and the fast path wrap FastAPI's error, telemetry and
     exception middlewares instead of sitting inside them, so the hot routes skip those entirely."""
 
     def build_middleware_stack(self) -> ASGIApp:
@@ -42,9 +42,7 @@ class SeqServe(FastAPI):
         app: ASGIApp = super().build_middleware_stack()
         if settings.fast_path:
             app = FastPathMiddleware(app, fastapi_app=self)
-        app = BodyLimitMiddleware(app, max_bytes=settings.max_body_bytes)
-        app = MetricsMiddleware(app, metrics=self.state.metrics)
-        return RequestIdMiddleware(app)
+        return EdgeMiddleware(app, max_body_bytes=settings.max_body_bytes, metrics=self.state.metrics)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

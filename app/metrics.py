@@ -6,15 +6,12 @@ With several worker processes each exposes its own numbers; scrape them per pod 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.batching.batcher import BatchObserver
 
@@ -47,45 +44,6 @@ class Metrics(BatchObserver):
 
     def render(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-class MetricsMiddleware:
-    """Counts each response by route template (not raw path: bounded label values), model and status."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-        # labels() takes a lock and builds a key on every call: keep the children we have seen
-        self._counters: dict[tuple[str, str, str], Any] = {}
-        self._histograms: dict[str, Any] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def observe(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                route = getattr(scope.get("route"), "path", "unmatched")
-                histogram = self._histograms.get(route)
-                if histogram is None:
-                    histogram = self._histograms[route] = self.metrics.latency.labels(route)
-                histogram.observe(time.perf_counter() - started)
-            await send(message)
-
-        try:
-            await self.app(scope, receive, observe)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            key = (route, scope.get("state", {}).get("model", ""), str(status))
-            counter = self._counters.get(key)
-            if counter is None:
-                counter = self._counters[key] = self.metrics.requests.labels(*key)
-            counter.inc()
 
 
 def metrics_endpoint(metrics: Metrics) -> Callable[[Request], Awaitable[Response]]:

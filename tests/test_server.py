@@ -28,6 +28,20 @@ def test_body_over_the_limit_is_413(server: str) -> None:
         assert http.get("/health/ready").status_code == 200
 
 
+def test_chunked_body_over_the_limit_is_413(server: str) -> None:
+    def chunks():  # type: ignore[no-untyped-def]  # no Content-Length: the edge counts as the body arrives
+        yield b'{"images": ['
+        for _ in range(2000):
+            yield b"[" + b"0.5," * 5000 + b"0.5],"
+        yield b"]}"
+
+    with httpx.Client(base_url=server) as http:
+        response = http.post("/predict/digit", content=chunks(), headers={"content-type": "application/json"})
+        assert response.status_code == 413
+        assert "exceeds" in response.json()["detail"]
+        assert http.get("/health/ready").status_code == 200
+
+
 def test_concurrent_requests_are_answered_in_order(server: str) -> None:
     import concurrent.futures
 

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from app.batching.batcher import DeadlineExceeded, QueueFull
 from app.processing.images import ImageError, ImageTooLarge
 from app.repository.registry import ModelNotFound
+from app.rest.middleware import BodyTooLarge
 from app.rest.responses import error_response
 from app.tasks.base import InputError
 
@@ -40,6 +41,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BodyError)
     async def body_error(_: Request, exc: BodyError) -> Response:
         return error_response(exc.status, str(exc))
+
+    @app.exception_handler(BodyTooLarge)
+    async def body_too_large(_: Request, exc: BodyTooLarge) -> Response:
+        return error_response(413, str(exc))
 
     @app.exception_handler(ModelNotFound)
     async def model_not_found(_: Request, exc: ModelNotFound) -> Response:
