@@ -12,6 +12,7 @@ from app import __version__
 from app.batching.batcher import DeadlineExceeded, QueueFull
 from app.repository.registry import ModelNotFound, ModelVersion, Registry
 from app.rest.deps import Authorized, RegistryDep, SettingsDep
+from app.rest.predict import infer as infer_batched
 from app.rest.responses import FastJSONResponse
 from app.tasks.base import InputError
 from app.v2.codec import CodecError, encode_infer_response, parse_infer_request
@@ -118,10 +119,7 @@ async def _infer(request: Request, name: str, version: str | None, registry: Reg
         if header is not None and not (header.isascii() and header.isdigit()):
             raise CodecError("Inference-Header-Content-Length must be an integer")
         parsed = parse_infer_request(await request.body(), int(header) if header is not None else None)
-        payload = to_payload(entry, parsed.inputs, settings)
-        assert entry.batcher is not None
-        request.state.model = entry.key
-        result = await entry.batcher.submit(payload, settings.request_timeout_s)
+        result = await infer_batched(request, entry, to_payload(entry, parsed.inputs, settings), settings)
         body, headers = encode_infer_response(entry.name, entry.version, parsed, to_outputs(entry, result))
         return Response(body, headers=headers)
 
