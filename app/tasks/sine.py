@@ -18,21 +18,14 @@ class SineRequest:
 
 
 class SineModel(TaskModel[SineRequest, list[np.ndarray]]):
-    @property
-    def min_history(self) -> int:
-        return int(self.manifest.preprocessing["min_history"])
-
-    @property
-    def max_history(self) -> int:
-        return int(self.manifest.preprocessing["max_history"])
-
-    @property
-    def patch(self) -> int:
-        return int(self.manifest.preprocessing["patch"])
-
-    @property
-    def max_horizon(self) -> int:
-        return int(self.manifest.preprocessing["max_horizon"])
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Read the limits once, as the translator does, rather than on every request.
+        pre = self.manifest.preprocessing
+        self.min_history = int(pre["min_history"])
+        self.max_history = int(pre["max_history"])
+        self.max_horizon = int(pre["max_horizon"])
+        self.patch = int(pre["patch"])
 
     def check(self, series: Any, horizon: Any, max_items: int, max_length: int) -> SineRequest:
         if isinstance(horizon, bool) or not isinstance(horizon, int):
