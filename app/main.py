@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp
 
 from app import __version__
+from app.dataplane import DataPlane
 from app.logs import configure_logging
 from app.metrics import Metrics, metrics_endpoint
 from app.repository.registry import Registry
@@ -18,6 +20,7 @@ from app.rest.deps import require_api_key
 from app.rest.errors import install_error_handlers
 from app.rest.fastpath import FastPathMiddleware
 from app.rest.middleware import EdgeMiddleware
+from app.rest.predict import add_typed_routes, request_body, typed_routes
 from app.settings import Settings, get_settings
 from app.v2 import routes as v2
 
@@ -44,6 +47,19 @@ class SeqServe(FastAPI):
             app = FastPathMiddleware(app, fastapi_app=self)
         return EdgeMiddleware(app, max_body_bytes=settings.max_body_bytes, metrics=self.state.metrics)
 
+    def openapi(self) -> dict[str, Any]:
+        """The typed routes' request bodies come from their tasks, with the limits of the loaded models;
+        until every model has loaded the document is rebuilt on each call rather than cached."""
+        if self.openapi_schema is not None:
+            return self.openapi_schema
+        schema = super().openapi()
+        registry: Registry = self.state.registry
+        for path, task in typed_routes().items():
+            schema["paths"][path]["post"]["requestBody"] = request_body(task, registry)
+        if not registry.loaded:
+            self.openapi_schema = None
+        return schema
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
@@ -69,8 +85,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    telemetry=telemetry)  # type: ignore[arg-type]
     app.state.settings = settings
     app.state.registry = registry
+    app.state.dataplane = DataPlane(registry, settings)
     install_error_handlers(app)
     app.include_router(health.router)
+    add_typed_routes(app)
     app.include_router(predict.router)
     app.include_router(v2.router)
     app.include_router(playground.router)

@@ -17,20 +17,20 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.repository.manifest import read_manifest  # noqa: E402
-from app.repository.registry import TASKS, build_backend  # noqa: E402
+from app.repository.loader import load_model  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from app.tasks.sine import SineRequest  # noqa: E402
-from app.tasks.translate import TranslateModel  # noqa: E402
+from app.tasks import TaskModel  # noqa: E402
+
+BODIES = {  # one item each, as the load benchmark sends them
+    "digit": lambda: {"images": np.random.default_rng(0).random((1, 28, 28)).tolist()},
+    "sine": lambda: {"series": [np.sin(0.13 * np.arange(128)).tolist()], "horizon": 16},
+    "dates": lambda: {"texts": ["Tuesday, 3 March 1998"]},
+}
 
 
-def payload(name: str, model: object, batch: int) -> object:
-    if name == "digit":
-        return np.random.default_rng(0).random((batch, 28, 28), dtype=np.float32)
-    if name == "sine":
-        return SineRequest([np.sin(0.13 * np.arange(128) + k) for k in range(batch)], 16)
-    assert isinstance(model, TranslateModel)
-    return model.check(["Tuesday, 3 March 1998"] * batch, 1, batch)
+def payload(name: str, model: TaskModel, batch: int) -> object:  # type: ignore[type-arg]
+    body = BODIES[name]()
+    return model.parse_json({key: value * batch if isinstance(value, list) else value for key, value in body.items()})
 
 
 def main() -> None:
@@ -41,17 +41,15 @@ def main() -> None:
     settings = Settings(model_dir=ROOT / "models", device="cpu", intra_op_threads=args.threads)
     print("model,batch,threads,items_per_s,ms_per_batch_p50")
     for name in ("digit", "sine", "dates"):
-        folder = ROOT / "models" / name / "1"
-        manifest = read_manifest(folder)
-        model = TASKS[manifest.task](manifest, build_backend(manifest, folder, settings))
+        model = load_model(ROOT / "models" / name / "1", settings)
         for batch in (1, 8, 64):
             work = payload(name, model, batch)
-            model.predict_batch([work])
+            model.run_batch([work])
             times = []
             deadline = time.perf_counter() + args.seconds
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                model.predict_batch([work])
+                model.run_batch([work])
                 times.append(time.perf_counter() - started)
             median = float(np.median(times))
             print(f"{name},{batch},{args.threads},{batch / median:.0f},{1000 * median:.3f}", flush=True)

@@ -53,7 +53,7 @@ def add_peer_model(repo: Path, onnx_file: Path) -> None:
 
 def bodies(work: Path, peer_request: Path | None) -> dict[str, tuple[str, Path]]:
     sys.path.insert(0, str(ROOT))
-    from app.rest.schemas import DIGIT_EXAMPLE
+    from app.tasks.digit import DIGIT_EXAMPLE
 
     image = json.loads(peer_request.read_text())["pixels"] if peer_request else DIGIT_EXAMPLE
     import math

@@ -39,7 +39,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     sys.path.insert(0, str(HERE.parent))
-    from app.rest.schemas import DIGIT_EXAMPLE
+    from app.tasks.digit import DIGIT_EXAMPLE
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

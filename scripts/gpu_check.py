@@ -22,35 +22,39 @@ sys.path.insert(0, str(ROOT))
 
 import onnxruntime as ort  # noqa: E402
 
-from app.repository.manifest import read_manifest  # noqa: E402
-from app.repository.registry import TASKS, build_backend  # noqa: E402
+from app.repository.loader import load_model  # noqa: E402
 from app.runtime.base import BackendError  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from app.tasks.sine import SineRequest  # noqa: E402
-from app.tasks.translate import TranslateModel  # noqa: E402
+from app.tasks import TaskModel  # noqa: E402
+from app.tensors import Tensor  # noqa: E402
 
 TOLERANCE = 1e-4
 TEXTS = ["3 March 1998", "Tuesday, 3 mars 1998", "03/03/98", "1er mai 2001", "December 25th, 2021", "14. Juli 1989"]
 
 
-def inputs(task: str, model: object, batch: int) -> object:
+def inputs(model: TaskModel, batch: int) -> object:  # type: ignore[type-arg]
+    """A typed body of `batch` items, parsed by the task itself; tasks without one use their warm-up payloads."""
     rng = np.random.default_rng(batch)
-    if task == "digit":
-        return rng.random((batch, 28, 28), dtype=np.float32)
-    if task == "sine":
-        return SineRequest([np.sin(0.13 * np.arange(128) + k) for k in range(batch)], 64)
-    assert isinstance(model, TranslateModel)
-    texts = (TEXTS * (batch // len(TEXTS) + 1))[:batch] if model.manifest.name == "dates" else ["king"] * batch
-    return model.check(texts, 1, batch)
+    bodies = {
+        "digit": {"images": rng.random((batch, 28, 28)).tolist()},
+        "sine": {"series": [np.sin(0.13 * np.arange(128) + k).tolist() for k in range(batch)], "horizon": 64},
+        "translate": {"texts": (TEXTS * (batch // len(TEXTS) + 1))[:batch] if model.manifest.name == "dates"
+                      else ["king"] * batch},
+    }
+    body = bodies.get(model.task)
+    return model.parse_json(body) if body is not None else model.warmup_payloads([batch])[0]
 
 
-def compare(task: str, reference: object, candidate: object) -> float | str:
-    if task == "digit":
-        return float(np.abs(np.asarray(reference) - np.asarray(candidate)).max())
-    if task == "sine":
-        return float(max(np.abs(a - b).max() for a, b in zip(reference, candidate, strict=True)))  # type: ignore[call-overload]
-    same = [a.text for a in reference] == [b.text for b in candidate]  # type: ignore[attr-defined]
-    return "identical tokens" if same else "DIFFERENT tokens"
+def compare(reference: list[Tensor], candidate: list[Tensor]) -> tuple[float, list[str], list[str]]:
+    """Largest difference over float outputs, and the other outputs (tokens, classes) that are identical
+    and that differ: those must be identical."""
+    largest, same, different = 0.0, [], []
+    for a, b in zip(reference, candidate, strict=True):
+        if isinstance(a.data, np.ndarray) and a.data.dtype.kind == "f":
+            largest = max(largest, float(np.abs(a.data - np.asarray(b.data)).max()))
+        else:
+            (same if np.array_equal(np.asarray(a.data), np.asarray(b.data)) else different).append(a.name)
+    return largest, same, different
 
 
 def main() -> int:
@@ -64,30 +68,28 @@ def main() -> int:
     failures = 0
     for manifest_path in sorted(args.models_dir.glob("*/*/manifest.json")):
         folder = manifest_path.parent
-        manifest = read_manifest(folder)
-        cpu = TASKS[manifest.task](manifest, build_backend(manifest, folder, Settings(model_dir=args.models_dir,
-                                                                                   device="cpu")))
+        cpu = load_model(folder, Settings(model_dir=args.models_dir, device="cpu"))
         try:
-            gpu_backend = build_backend(manifest, folder, Settings(model_dir=args.models_dir, device=args.device))
+            gpu = load_model(folder, Settings(model_dir=args.models_dir, device=args.device))
         except BackendError as exc:
             print(f"CUDA not usable: {exc}")
             return 2
-        gpu = TASKS[manifest.task](manifest, gpu_backend)
-        label = f"{manifest.name}/{manifest.version}"
-        print(f"{label}: provider {gpu_backend.provider}")
+        print(f"{cpu.manifest.name}/{cpu.manifest.version}: provider {gpu.backend.provider}")
         for batch in (1, 64):
-            work = inputs(manifest.task, cpu, batch)
-            difference = compare(manifest.task, cpu.predict_batch([work])[0], gpu.predict_batch([work])[0])
-            bad = difference == "DIFFERENT tokens" or (isinstance(difference, float) and difference > TOLERANCE)
+            work = inputs(cpu, batch)
+            difference, same, different = compare(cpu.answer_tensors(cpu.run_batch([work])[0]),
+                                                  gpu.answer_tensors(gpu.run_batch([work])[0]))
+            bad = bool(different) or difference > TOLERANCE
             failures += bad
             times = []
             deadline = time.perf_counter() + args.seconds
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                gpu.predict_batch([work])
+                gpu.run_batch([work])
                 times.append(time.perf_counter() - started)
             median = float(np.median(times))
-            shown = f"{difference:.2e}" if isinstance(difference, float) else difference
+            shown = f"{difference:.2e}" + "".join(f", identical {n}" for n in same) + "".join(
+                f", DIFFERENT {n}" for n in different)
             print(f"  batch {batch:>2}: vs CPU {shown}{'  <-- FAIL' if bad else ''}; "
                   f"{batch / median:,.0f} items/s ({1000 * median:.2f} ms a batch)")
     print("OK" if not failures else f"{failures} mismatches")

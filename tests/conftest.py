@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,6 +31,48 @@ def wait_ready(client: TestClient, timeout_s: float = 60.0) -> dict[str, object]
         if response.status_code == 200 or time.monotonic() > deadline:
             return dict(response.json())
         time.sleep(0.05)
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Poll a condition that another thread will make true (the tests' way to wait without fixed sleeps)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.005)
+
+
+def queued_items(client: TestClient, model: str) -> float:
+    """A model's queue depth, as /metrics reports it."""
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(f'seqserve_queue_items{{model="{model}"}}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+@dataclass
+class Stall:
+    running: threading.Event  # set once a batch is inside the model
+    release: threading.Event  # set it to let the batch finish
+
+
+@contextlib.contextmanager
+def stalled(client: TestClient, model: str = "digit") -> Iterator[Stall]:
+    """Every batch of `model` waits inside the model until `release` is set (or 10 s pass)."""
+    batcher = client.app.state.registry.get(model).batcher  # type: ignore[attr-defined]
+    original = batcher._run_batch
+    stall = Stall(threading.Event(), threading.Event())
+
+    def stuck(payloads: list[Any]) -> list[Any]:
+        stall.running.set()
+        stall.release.wait(10)
+        return list(original(payloads))
+
+    batcher._run_batch = stuck
+    try:
+        yield stall
+    finally:
+        batcher._run_batch = original
+        stall.release.set()
 
 
 def make_client(**overrides: object) -> TestClient:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.rest.schemas import DIGIT_EXAMPLE
+from app.tasks.digit import DIGIT_EXAMPLE
 
 
 def samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -17,7 +17,7 @@ def samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]],
 
 def test_counts_move_with_requests(client: TestClient) -> None:
     key = ("seqserve_requests_total", (("model", "digit/1"), ("route", "/predict/digit"), ("status", "200")))
-    bad = ("seqserve_requests_total", (("model", ""), ("route", "/predict/digit"), ("status", "422")))
+    bad = ("seqserve_requests_total", (("model", "digit/1"), ("route", "/predict/digit"), ("status", "422")))
     before = samples(client)
     for _ in range(3):
         assert client.post("/predict/digit", json={"images": [DIGIT_EXAMPLE]}).status_code == 200

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import httpx
+import pytest
 
-from app.rest.schemas import DIGIT_EXAMPLE
+from app.tasks.digit import DIGIT_EXAMPLE
 from tests.conftest import spawn_server
 
 
@@ -26,6 +30,22 @@ def test_body_over_the_limit_is_413(server: str) -> None:
                              headers={"content-type": "application/json"})
         assert response.status_code == 413
         assert http.get("/health/ready").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/predict/digit", "/v2/models/digit/infer"])
+def test_a_64_mb_body_gets_a_413_that_clients_can_read(server: str, path: str) -> None:
+    """Clients that send the whole body before reading must see the 413, not a reset connection."""
+    body = b"[" + b"0," * (32 * 1024 * 1024 - 1) + b"0]"  # 64 MiB
+    key = "error" if path.startswith("/v2") else "detail"
+    response = httpx.post(f"{server}{path}", content=body, headers={"content-type": "application/json"}, timeout=60)
+    assert response.status_code == 413
+    assert "exceeds" in response.json()[key]
+    request = urllib.request.Request(f"{server}{path}", data=body, headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert refused.value.code == 413
+    assert "exceeds" in json.loads(refused.value.read())[key]
+    assert httpx.get(f"{server}/health/ready").status_code == 200
 
 
 def test_chunked_body_over_the_limit_is_413(server: str) -> None:

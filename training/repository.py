@@ -13,6 +13,7 @@ from typing import Any
 import onnx
 import torch
 
+from app.tasks import Signature
 from training.export import ONNX_OPSET, ExportedGraph, sha256_of
 
 
@@ -47,12 +48,13 @@ def write_manifest(
     task: str,
     description: str,
     graphs: list[ExportedGraph],
-    inputs: list[dict[str, Any]],
-    outputs: list[dict[str, Any]],
-    preprocessing: dict[str, Any],
-    metrics: dict[str, Any],
+    signature: Signature,
     training: dict[str, Any],
+    preprocessing: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The manifest that makes `folder` a servable version: artifacts with their sha256, the public
+    tensors (`signature`: the task's own, or a "tensor" model's graph), and how it was made. Metrics
+    follow once the served model has been measured (`record_metrics`)."""
     artifacts = {}
     for graph in graphs:
         onnx_model = onnx.load(str(folder / graph.onnx_file), load_external_data=False)
@@ -74,11 +76,22 @@ def write_manifest(
         "torch": torch.__version__.split("+")[0],
         "onnx_opset": ONNX_OPSET,
         "artifacts": artifacts,
-        "inputs": inputs,
-        "outputs": outputs,
-        "preprocessing": preprocessing,
-        "metrics": metrics,
+        **signature.describe(),
+        "preprocessing": preprocessing or {},
+        "metrics": {},
         "training": {"command": command_line(), **training},
     }
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    _write(folder, manifest)
     return manifest
+
+
+def record_metrics(folder: Path, metrics: dict[str, Any], wall_s: float) -> None:
+    """Add held-out metrics (measured on the served model) and the whole run's wall time."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["metrics"] = metrics
+    manifest["training"]["wall_s"] = round(wall_s, 1)
+    _write(folder, manifest)
+
+
+def _write(folder: Path, manifest: dict[str, Any]) -> None:
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

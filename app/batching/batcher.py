@@ -17,18 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from app.errors import DeadlineExceeded, QueueFull
+
 logger = logging.getLogger(__name__)
 
 P = TypeVar("P")
 R = TypeVar("R")
-
-
-class QueueFull(Exception):
-    """The model's queue holds max_queue_items already."""
-
-
-class DeadlineExceeded(Exception):
-    """The request's result did not come within its deadline."""
 
 
 class BatchObserver:
@@ -44,6 +38,7 @@ class _Pending(Generic[P, R]):
     payload: P
     size: int
     future: asyncio.Future[R] = field(repr=False)
+    taken: bool = False  # popped by the collector
 
 
 class Batcher(Generic[P, R]):
@@ -70,10 +65,6 @@ class Batcher(Generic[P, R]):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"infer-{name}")
         self._task: asyncio.Task[None] | None = None
 
-    @property
-    def queued_items(self) -> int:
-        return self._queued_items
-
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._collect(), name=f"batcher-{self.name}")
 
@@ -93,7 +84,8 @@ class Batcher(Generic[P, R]):
         if self._queued_items + size > self.max_queue_items and self._queued_items > 0:
             raise QueueFull(f"model {self.name!r} has {self._queued_items} items queued")
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(payload, size, future))
+        pending = _Pending(payload, size, future)
+        self._queue.append(pending)
         self._queued_items += size
         self._observer.queue_depth(self.name, self._queued_items)
         self._wakeup.set()
@@ -101,13 +93,20 @@ class Batcher(Generic[P, R]):
             async with asyncio.timeout(timeout_s):
                 return await future
         except TimeoutError:
-            # The future is cancelled with the wait: still queued, the collector drops it; already
-            # running, its result is discarded.
             raise DeadlineExceeded(f"no result from model {self.name!r} within {timeout_s:g} s") from None
+        finally:
+            # Timed out or cancelled: the future is cancelled with the wait. Still queued, the collector
+            # will drop it, but its items stop counting against the queue now; already running, its
+            # result is discarded.
+            if not pending.taken:
+                self._queued_items -= pending.size
+                pending.size = 0
+                self._observer.queue_depth(self.name, self._queued_items)
 
     def _take(self, batch: list[_Pending[P, R]], items: int) -> int:
         while self._queue and (not batch or items + self._queue[0].size <= self.max_batch_size):
             pending = self._queue.popleft()
+            pending.taken = True
             self._queued_items -= pending.size
             if pending.future.cancelled():
                 continue

@@ -59,10 +59,10 @@ class CharVocab:
         return list(self.chars)
 
 
-def pad_batch(sequences: Sequence[Sequence[int]], length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Right-pad id sequences with PAD; returns (ids int64 [B, T], lengths int64 [B])."""
+def pad_batch(sequences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Right-pad id sequences with PAD to the longest; returns (ids int64 [B, T], lengths int64 [B])."""
     lengths = np.array([len(s) for s in sequences], dtype=np.int64)
-    width = int(lengths.max()) if length is None else length
+    width = int(lengths.max())
     ids = np.full((len(sequences), width), PAD, dtype=np.int64)
     for row, seq in enumerate(sequences):
         ids[row, : len(seq)] = seq

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -32,7 +32,11 @@ class ArtifactFile(BaseModel):
 class TensorSpec(BaseModel):
     name: str
     datatype: str
-    shape: list[int]
+    shape: list[int]  # -1 for a dimension of any size
+    optional: bool = False  # an input a request may leave out
+
+    def describe(self) -> dict[str, Any]:
+        return self.model_dump(exclude_defaults=True)
 
 
 class Graph(BaseModel):
@@ -47,11 +51,11 @@ class Manifest(BaseModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     version: int = Field(ge=1)
-    task: Literal["digit", "sine", "translate"]
+    task: str  # a registered task (app/tasks/): checked when the model is loaded
     description: str = ""
     artifacts: dict[str, Graph]
-    inputs: list[TensorSpec]
-    outputs: list[TensorSpec]
+    inputs: list[TensorSpec] = []  # the public tensors (V2); a "tensor" task serves exactly these
+    outputs: list[TensorSpec] = []
     preprocessing: dict[str, Any] = {}
     metrics: dict[str, Any] = {}
     training: dict[str, Any] = {}

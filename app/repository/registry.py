@@ -14,18 +14,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from app.batching.batcher import Batcher
+from app.errors import ModelNotFound
 from app.metrics import Metrics
-from app.repository.manifest import Manifest, ManifestError, read_manifest, verified_path
-from app.runtime.base import Backend, BackendError
+from app.repository.loader import load_model
+from app.repository.manifest import Manifest, ManifestError
+from app.runtime.base import BackendError
 from app.settings import Settings
-from app.tasks.base import TaskModel
-from app.tasks.digit import DigitModel
-from app.tasks.sine import SineModel
-from app.tasks.translate import TranslateModel
+from app.tasks import TaskModel
 
 logger = logging.getLogger(__name__)
 
-TASKS: dict[str, type[TaskModel[Any, Any]]] = {"digit": DigitModel, "sine": SineModel, "translate": TranslateModel}
 WARMUP_BATCH_SIZES = (1, 8)
 
 State = Literal["loading", "ready", "failed"]
@@ -47,27 +45,6 @@ class ModelVersion:
     @property
     def key(self) -> str:
         return f"{self.name}/{self.version}"
-
-
-class ModelNotFound(LookupError):
-    pass
-
-
-def build_backend(manifest: Manifest, folder: Path, settings: Settings) -> Backend:
-    label = f"{manifest.name}/{manifest.version}"
-    if settings.backend == "torchscript":
-        from app.runtime.torchscript import TorchScriptBackend
-
-        graphs_ts = {}
-        for graph, spec in manifest.artifacts.items():
-            if spec.torchscript is None:
-                raise ManifestError(f"{folder / 'manifest.json'}: graph {graph!r} has no torchscript artifact")
-            graphs_ts[graph] = (verified_path(folder, spec.torchscript), [i.name for i in spec.inputs])
-        return TorchScriptBackend(label, graphs_ts, settings.device, settings.intra_op_threads)
-    from app.runtime.onnx import OnnxBackend
-
-    graphs = {graph: verified_path(folder, spec.onnx) for graph, spec in manifest.artifacts.items()}
-    return OnnxBackend(label, graphs, settings.device, settings.intra_op_threads)
 
 
 class Registry:
@@ -111,18 +88,17 @@ class Registry:
     async def _load(self, entry: ModelVersion) -> None:
         started = time.perf_counter()
         try:
-            manifest = read_manifest(entry.folder)
-            backend = await asyncio.to_thread(build_backend, manifest, entry.folder, self.settings)
-            model = TASKS[manifest.task](manifest, backend)
+            model = await asyncio.to_thread(load_model, entry.folder, self.settings)
             for payload in model.warmup_payloads(list(WARMUP_BATCH_SIZES) if self.settings.warmup else []):
-                await asyncio.to_thread(model.predict_batch, [payload])
+                await asyncio.to_thread(model.run_batch, [payload])
         except (ManifestError, BackendError, OSError, KeyError, ValueError, RuntimeError) as exc:
             entry.state, entry.reason = "failed", str(exc)
             logger.error("model %s not loaded: %s", entry.key, exc)
             return
-        entry.manifest, entry.model, entry.warnings = manifest, model, list(backend.warnings)
+        backend = model.backend
+        entry.manifest, entry.model, entry.warnings = model.manifest, model, list(backend.warnings)
         entry.batcher = Batcher(
-            entry.key, model.predict_batch, model.size, self.settings.max_batch_size,
+            entry.key, model.run_batch, model.size, self.settings.max_batch_size,
             self.settings.max_batch_delay_ms / 1000, self.settings.max_queue_items, self.metrics,
         )
         entry.batcher.start()

@@ -1,16 +1,16 @@
-"""Typed dependencies shared by the routes.
+"""Typed dependencies shared by the documented routes.
 
 All are `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread hand-off per
 dependency per request, which cost more than the model itself on the hot path."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.exceptions import HTTPException
 
+from app.auth import check_api_key
+from app.dataplane import DataPlane
 from app.repository.registry import Registry
 from app.settings import Settings
 
@@ -25,18 +25,18 @@ async def get_app_settings(request: Request) -> Settings:
     return settings
 
 
+async def get_dataplane(request: Request) -> DataPlane:
+    dataplane: DataPlane = request.app.state.dataplane
+    return dataplane
+
+
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+DataPlaneDep = Annotated[DataPlane, Depends(get_dataplane)]
 
 
 async def require_api_key(request: Request, settings: SettingsDep) -> None:
-    """With an API key configured, predict and infer routes need 'Authorization: Bearer <key>'."""
-    if settings.api_key is None:
-        return
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    expected = settings.api_key.get_secret_value().encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
-        raise HTTPException(401, "missing or wrong API key", headers={"WWW-Authenticate": 'Bearer realm="seqserve"'})
+    check_api_key(request.headers.get("authorization", ""), settings)
 
 
 Authorized = Depends(require_api_key)

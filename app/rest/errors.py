@@ -1,4 +1,5 @@
-"""Every failure a client can cause becomes a 4xx with a message; overload becomes 503/504, not a queue."""
+"""Every error becomes a response once, in the shape of the protocol its path belongs to (see
+app/errors.py): the FastAPI exception handlers and the fast path both call `render_exception`."""
 
 from __future__ import annotations
 
@@ -6,71 +7,36 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from app.batching.batcher import DeadlineExceeded, QueueFull
-from app.processing.images import ImageError, ImageTooLarge
-from app.repository.registry import ModelNotFound
-from app.rest.middleware import BodyTooLarge
-from app.rest.responses import error_response
-from app.tasks.base import InputError
+from app.errors import ServeError, error_body, protocol_status
 
 logger = logging.getLogger(__name__)
 
-RETRY_AFTER_S = "1"
+
+def error_response(path: str, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(error_body(path, message), status_code=protocol_status(path, status), headers=headers,
+                    media_type="application/json")
 
 
-class BodyError(Exception):
-    """The body itself is unusable (not JSON, wrong content type); carries its HTTP status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+def render_exception(request: Request, exc: Exception) -> Response:
+    path = request.scope["path"]
+    if isinstance(exc, ServeError):
+        return error_response(path, exc.status, exc.message, exc.headers)
+    if isinstance(exc, RequestValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors())
+        return error_response(path, 422, problems or "invalid request")
+    if isinstance(exc, HTTPException):
+        return error_response(path, exc.status_code, str(exc.detail), dict(exc.headers or {}))
+    request_id = request.headers.get("x-request-id") or getattr(request.state, "request_id", "")
+    logger.error("unhandled error (request %s)", request_id, exc_info=exc)
+    return error_response(path, 500, f"internal error; request id {request_id}")
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(InputError)
-    async def input_error(_: Request, exc: InputError) -> Response:
-        return error_response(422, str(exc))
+    async def handler(request: Request, exc: Exception) -> Response:
+        return render_exception(request, exc)
 
-    @app.exception_handler(ImageError)
-    async def image_error(_: Request, exc: ImageError) -> Response:
-        return error_response(413 if isinstance(exc, ImageTooLarge) else 422, str(exc))
-
-    @app.exception_handler(BodyError)
-    async def body_error(_: Request, exc: BodyError) -> Response:
-        return error_response(exc.status, str(exc))
-
-    @app.exception_handler(BodyTooLarge)
-    async def body_too_large(_: Request, exc: BodyTooLarge) -> Response:
-        return error_response(413, str(exc))
-
-    @app.exception_handler(ModelNotFound)
-    async def model_not_found(_: Request, exc: ModelNotFound) -> Response:
-        return error_response(404, str(exc))
-
-    @app.exception_handler(QueueFull)
-    async def queue_full(_: Request, exc: QueueFull) -> Response:
-        return error_response(503, f"overloaded: {exc}; retry shortly", {"Retry-After": RETRY_AFTER_S})
-
-    @app.exception_handler(DeadlineExceeded)
-    async def deadline(_: Request, exc: DeadlineExceeded) -> Response:
-        return error_response(504, str(exc))
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> Response:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()
-        )
-        return error_response(422, problems or "invalid request")
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
-        return error_response(exc.status_code, str(exc.detail), dict(exc.headers or {}))
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        request_id = request.headers.get("x-request-id") or getattr(request.state, "request_id", "")
-        logger.exception("unhandled error (request %s)", request_id)
-        return error_response(500, f"internal error; request id {request_id}")
+    for exc_class in (ServeError, RequestValidationError, HTTPException, Exception):
+        app.add_exception_handler(exc_class, handler)

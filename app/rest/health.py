@@ -2,13 +2,43 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
 
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from app.repository.registry import ModelVersion
 from app.rest.deps import RegistryDep
 from app.rest.responses import FastJSONResponse
-from app.rest.schemas import ModelInfo, ModelsResponse, Readiness
 
 router = APIRouter()
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: int
+    state: str
+    reason: str = ""
+    task: str | None = None
+    description: str | None = None
+    backend: str | None = None
+    provider: str | None = Field(None, description="The execution provider really running the graphs.")
+    warnings: list[str] = []
+    metrics: dict[str, Any] = {}
+    inputs: list[dict[str, Any]] = Field([], description="Input tensors, as V2 metadata shows them.")
+    outputs: list[dict[str, Any]] = Field([], description="Output tensors, as V2 metadata shows them.")
+    load_seconds: float | None = None
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelInfo]
+    problems: list[str] = Field(description="Repository-level problems (missing directory, absent model).")
+
+
+class Readiness(BaseModel):
+    status: str
+    models: dict[str, str]
+    problems: list[str]
 
 
 @router.get("/health/live", tags=["health"], summary="The process is up")
@@ -34,20 +64,21 @@ async def ready(registry: RegistryDep) -> FastJSONResponse:
     return FastJSONResponse(body, status_code=200 if registry.ready else 503)
 
 
+def model_info(entry: ModelVersion) -> ModelInfo:
+    info = ModelInfo(name=entry.name, version=entry.version, state=entry.state, reason=entry.reason,
+                     warnings=entry.warnings)
+    if entry.model is not None:
+        model, manifest = entry.model, entry.model.manifest
+        info.task, info.description = manifest.task, manifest.description
+        info.backend, info.provider = model.backend.name, model.backend.provider
+        info.metrics = manifest.metrics
+        signature = model.signature().describe()
+        info.inputs, info.outputs = signature["inputs"], signature["outputs"]
+        info.load_seconds = round(entry.load_s, 3)
+    return info
+
+
 @router.get("/models", tags=["models"], response_model=ModelsResponse,
-            summary="Every model version: state, backend, the provider really in use, metrics")
+            summary="Every model version: state, backend, the provider really in use, tensors, metrics")
 async def models(registry: RegistryDep) -> ModelsResponse:
-    infos = []
-    for entry in registry.versions.values():
-        info = ModelInfo(name=entry.name, version=entry.version, state=entry.state, reason=entry.reason,
-                         warnings=entry.warnings)
-        if entry.manifest is not None and entry.model is not None:
-            manifest = entry.manifest
-            info.task, info.description = manifest.task, manifest.description
-            info.backend, info.provider = entry.model.backend.name, entry.model.backend.provider
-            info.metrics = manifest.metrics
-            info.inputs = [spec.model_dump() for spec in manifest.inputs]
-            info.outputs = [spec.model_dump() for spec in manifest.outputs]
-            info.load_seconds = round(entry.load_s, 3)
-        infos.append(info)
-    return ModelsResponse(models=infos, problems=registry.problems)
+    return ModelsResponse(models=[model_info(e) for e in registry.versions.values()], problems=registry.problems)

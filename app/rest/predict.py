@@ -1,126 +1,112 @@
-"""Typed prediction endpoints: /predict/digit, /predict/digit/image, /predict/sine, /predict/translate."""
+"""The typed prediction routes, made from the task table: `POST <task.route>` for every task that has one,
+plus the digit upload route.
+
+One endpoint function (`predict`) serves every typed JSON route, both as the documented FastAPI route
+(OpenAPI, `SEQSERVE_FAST_PATH=false`) and on the fast path (app/rest/fastpath.py), with one query
+parser; so the two cannot answer differently.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-import numpy as np
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, FastAPI, File, Request, UploadFile
+from starlette.datastructures import QueryParams
+from starlette.responses import Response
 
-from app.processing.images import image_to_mnist
-from app.repository.registry import ModelVersion, Registry
-from app.rest.body import json_body, read_json_object, reject_unknown, require
-from app.rest.deps import Authorized, RegistryDep, SettingsDep
+from app.auth import check_api_key
+from app.dataplane import DataPlane
+from app.errors import InputError, ModelNotFound
+from app.repository.registry import Registry
+from app.rest.body import read_json_object
+from app.rest.deps import Authorized, DataPlaneDep, SettingsDep
 from app.rest.responses import FastJSONResponse
-from app.rest.schemas import DigitRequest, DigitResponse, SineRequest, SineResponse, TranslateRequest, TranslateResponse
-from app.settings import Settings
-from app.tasks.base import InputError
-from app.tasks.digit import check_images
-from app.tasks.sine import SineModel
-from app.tasks.translate import TranslateModel
+from app.tasks import TASKS, TaskModel
+from app.tasks.digit import DigitModel, DigitResponse
+
+Task = type[TaskModel[Any, Any]]
+
+QUERY_PARAMETERS = [
+    {"name": "version", "in": "query", "required": False, "description": "Model version; default the newest loaded.",
+     "schema": {"type": "integer", "minimum": 1}},
+    {"name": "model", "in": "query", "required": False,
+     "description": "Name of a model of this task in the repository; default the task's own.",
+     "schema": {"type": "string"}},
+]
+
+
+def typed_routes() -> dict[str, Task]:
+    """Route path -> task, for every task with a typed route."""
+    return {task.route: task for task in TASKS.values() if task.route}
+
+
+def parse_query(query: QueryParams) -> tuple[int | None, str | None]:
+    """?version= and ?model= (other parameters are ignored)."""
+    raw_version = query.get("version")
+    version = None
+    if raw_version is not None:
+        if not (raw_version.isascii() and raw_version.isdigit()) or int(raw_version) < 1:
+            raise InputError(f"query.version: must be an integer >= 1, got {raw_version!r}")
+        version = int(raw_version)
+    return version, query.get("model")
+
+
+async def predict(request: Request, task: Task) -> Response:
+    """Every typed JSON route: auth, query, body -> the data plane -> the JSON answer."""
+    state = request.app.state
+    check_api_key(request.headers.get("authorization", ""), state.settings)
+    version, model = parse_query(request.query_params)
+    body = await read_json_object(request)
+    dataplane: DataPlane = state.dataplane
+    return FastJSONResponse(await dataplane.predict(task, body, model, version, request.scope.setdefault("state", {})))
+
+
+def request_body(task: Task, registry: Registry) -> dict[str, Any]:
+    """OpenAPI requestBody from the task's typed request, with the limits of its default model if loaded."""
+    try:
+        model = registry.get(task.default_model, task=task.task).model
+    except ModelNotFound:
+        model = None
+    request = task.request_model(model)
+    assert request is not None  # a task with a route has a typed request
+    schema = request.model_json_schema()
+    content: dict[str, Any] = {"schema": schema}
+    if schema.get("examples"):
+        content["example"] = schema["examples"][0]
+    return {"required": True, "content": {"application/json": content}}
+
+
+def add_typed_routes(app: FastAPI) -> None:
+    for path, task in typed_routes().items():
+        app.add_api_route(
+            path, endpoint_for(task), methods=["POST"], tags=["predict"], summary=task.summary,
+            response_model=task.response_model, openapi_extra={"parameters": QUERY_PARAMETERS},
+            response_class=FastJSONResponse,
+        )
+
+
+def endpoint_for(task: Task) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return await predict(request, task)
+
+    endpoint.__name__ = f"predict_{task.task}"
+    return endpoint
+
 
 router = APIRouter(prefix="/predict", tags=["predict"], dependencies=[Authorized])
 
-VersionQuery = Annotated[int | None, Query(ge=1, description="Model version; default the newest loaded.")]
-DigitModelQuery = Annotated[str, Query(description="Name of a digit model in the repository.")]
-SineModelQuery = Annotated[str, Query(description="Name of a sine model in the repository.")]
 
-
-async def infer(request: Request, entry: ModelVersion, payload: Any, settings: Settings) -> Any:
-    assert entry.batcher is not None
-    request.state.model = entry.key  # for the request metrics
-    return await entry.batcher.submit(payload, settings.request_timeout_s)
-
-
-def digit_answer(entry: ModelVersion, probabilities: np.ndarray) -> FastJSONResponse:
-    digits = probabilities.argmax(axis=1)
-    predictions = [
-        {"digit": int(d), "confidence": float(p[d]), "probabilities": p}
-        for d, p in zip(digits.tolist(), probabilities, strict=True)
-    ]
-    return FastJSONResponse({"model": entry.name, "version": entry.version, "predictions": predictions})
-
-
-# The JSON handlers take plain arguments, so the fast path (app/rest/fastpath.py) serves them too.
-
-
-async def digit(request: Request, registry: Registry, settings: Settings, version: int | None,
-                model: str = "digit") -> FastJSONResponse:
-    body = await read_json_object(request)
-    reject_unknown(body, DigitRequest)
-    images = check_images(require(body, "images"), settings.max_items)
-    entry = registry.get(model, version, task="digit")
-    return digit_answer(entry, await infer(request, entry, images, settings))
-
-
-@router.post("/digit/image", response_model=DigitResponse, summary="Classify an uploaded picture of a digit")
+@router.post("/digit/image", response_model=DigitResponse, summary="Classify an uploaded picture of a digit",
+             openapi_extra={"parameters": QUERY_PARAMETERS})
 async def predict_digit_image(
-    request: Request, registry: RegistryDep, settings: SettingsDep,
+    request: Request, dataplane: DataPlaneDep, settings: SettingsDep,
     file: Annotated[UploadFile, File(description="PNG, JPEG, ... of any size; dark ink on light paper works.")],
-    version: VersionQuery = None, model: DigitModelQuery = "digit",
-) -> FastJSONResponse:
-    entry = registry.get(model, version, task="digit")
-    data = await file.read()
-    if not data:
-        raise InputError("uploaded file is empty")
-    image = await asyncio.to_thread(image_to_mnist, data, settings.max_image_pixels)
-    return digit_answer(entry, await infer(request, entry, image[None], settings))
-
-
-async def sine(request: Request, registry: Registry, settings: Settings, version: int | None,
-               model: str = "sine") -> FastJSONResponse:
-    body = await read_json_object(request)
-    reject_unknown(body, SineRequest)
-    entry = registry.get(model, version, task="sine")
-    assert isinstance(entry.model, SineModel)
-    payload = entry.model.check(require(body, "series"), body.get("horizon", 16), settings.max_items,
-                                settings.max_series_length)
-    forecasts = await infer(request, entry, payload, settings)
-    return FastJSONResponse({"model": entry.name, "version": entry.version, "forecasts": forecasts})
-
-
-async def translate(request: Request, registry: Registry, settings: Settings, version: int | None,
-                    model: str = "") -> FastJSONResponse:
-    body = await read_json_object(request)
-    reject_unknown(body, TranslateRequest)
-    name = body.get("model", "dates")
-    if not isinstance(name, str):
-        raise InputError("'model' must be a string")
-    entry = registry.get(name, version, task="translate")
-    assert isinstance(entry.model, TranslateModel)
-    payload = entry.model.check(require(body, "texts"), body.get("beam_size", 1), settings.max_items)
-    translations = await infer(request, entry, payload, settings)
-    return FastJSONResponse({
-        "model": entry.name, "version": entry.version,
-        "translations": [
-            {"text": t.text, "score": t.score, "beams": [{"text": b, "score": s} for b, s in t.beams]}
-            for t in translations
-        ],
-    })
-
-
-@router.post("/digit", response_model=DigitResponse, openapi_extra=json_body(DigitRequest),
-             summary="Classify 28x28 digit images")
-async def predict_digit(
-    request: Request, registry: RegistryDep, settings: SettingsDep,
-    version: VersionQuery = None, model: DigitModelQuery = "digit",
-) -> FastJSONResponse:
-    return await digit(request, registry, settings, version, model)
-
-
-@router.post("/sine", response_model=SineResponse, openapi_extra=json_body(SineRequest),
-             summary="Forecast noisy sinusoids")
-async def predict_sine(
-    request: Request, registry: RegistryDep, settings: SettingsDep,
-    version: VersionQuery = None, model: SineModelQuery = "sine",
-) -> FastJSONResponse:
-    return await sine(request, registry, settings, version, model)
-
-
-@router.post("/translate", response_model=TranslateResponse, openapi_extra=json_body(TranslateRequest),
-             summary="Translate texts character by character (dates to ISO 8601, words)")
-async def predict_translate(
-    request: Request, registry: RegistryDep, settings: SettingsDep, version: VersionQuery = None
-) -> FastJSONResponse:
-    return await translate(request, registry, settings, version)
+) -> Response:
+    version, model = parse_query(request.query_params)
+    context = request.scope.setdefault("state", {})
+    entry = dataplane.find(model or DigitModel.default_model, version, DigitModel, context)
+    assert isinstance(entry.model, DigitModel)
+    image = await asyncio.to_thread(entry.model.parse_image, await file.read(), settings.max_image_pixels)
+    return FastJSONResponse(await dataplane.answer(entry, image))

@@ -14,6 +14,3 @@ class FastJSONResponse(Response):
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
 
-
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> FastJSONResponse:
-    return FastJSONResponse({"detail": message}, status_code=status, headers=headers)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
@@ -23,5 +22,3 @@ class Backend(Protocol):
         """Run one graph; outputs in the manifest's order."""
         ...
 
-
-GraphFiles = dict[str, tuple[Path, list[str]]]  # graph name -> (file, input names in order)

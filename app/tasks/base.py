@@ -1,26 +1,101 @@
+"""What a task declares: its whole contract and its batch run, in one class per task module.
+
+A task module is the only place that knows its payload. It says how a typed JSON body becomes a
+payload and a result becomes the JSON answer (`parse_json`, `answer_json`, `request_model`,
+`response_model` for OpenAPI), how V2 tensors map to the same payload and back (`signature`,
+`parse_tensors`, `answer_tensors`), and how a batch of payloads runs (`run_batch`, `size`,
+`warmup_payloads`). Subclasses register themselves under their `task` name: the manifest's `task`
+picks one, and the typed routes, `GET /models`, V2 metadata and OpenAPI all read these declarations.
+"""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, ClassVar, Generic, TypeVar
 
-from app.repository.manifest import Manifest
+import numpy as np
+from pydantic import BaseModel
+
+from app.errors import InputError
+from app.repository.manifest import Manifest, TensorSpec
 from app.runtime.base import Backend
+from app.settings import Settings
+from app.tensors import Tensor
 
 P = TypeVar("P")
 R = TypeVar("R")
 
+TASKS: dict[str, type[TaskModel[Any, Any]]] = {}
 
-class InputError(ValueError):
-    """The request's content is unusable; the message says what and where (answered as 422)."""
+
+@dataclass(frozen=True)
+class Signature:
+    """A model's public tensors, as V2 metadata and `GET /models` show them."""
+
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+    def describe(self) -> dict[str, list[dict[str, Any]]]:
+        return {"inputs": [s.describe() for s in self.inputs], "outputs": [s.describe() for s in self.outputs]}
 
 
 class TaskModel(ABC, Generic[P, R]):
-    def __init__(self, manifest: Manifest, backend: Backend) -> None:
+    task: ClassVar[str]  # the manifest's "task"
+    route: ClassVar[str | None] = None  # the typed REST route; None serves through V2 only
+    summary: ClassVar[str] = ""  # the typed route's one-line description
+    default_model: ClassVar[str] = ""  # the model a typed request gets without ?model=
+    model_field: ClassVar[str | None] = None  # a body field that may name the model (the translator's "model")
+    response_model: ClassVar[type[BaseModel] | None] = None  # the typed answer, for OpenAPI
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "task" in cls.__dict__:
+            TASKS[cls.task] = cls
+
+    def __init__(self, manifest: Manifest, backend: Backend, settings: Settings) -> None:
         self.manifest = manifest
         self.backend = backend
+        self.settings = settings
+        self.max_items = settings.max_items
+
+    @cached_property
+    def body_fields(self) -> frozenset[str]:
+        request = self.request_model(self)
+        return frozenset(request.model_fields) if request is not None else frozenset()
+
+    # --- the typed JSON contract
+
+    @classmethod
+    def request_model(cls, model: TaskModel[Any, Any] | None) -> type[BaseModel] | None:
+        """The typed request body for OpenAPI, with the limits of `model`'s manifest when one is loaded."""
+        return None
+
+    def parse_json(self, body: dict[str, Any]) -> P:
+        raise InputError(f"model {self.manifest.name!r} (task {self.task}) has no typed JSON route; use V2 infer")
+
+    def answer_json(self, result: R) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # --- the V2 tensor contract
 
     @abstractmethod
-    def predict_batch(self, payloads: list[P]) -> list[R]:
+    def signature(self) -> Signature:
+        """Inputs and outputs as tensors."""
+
+    @abstractmethod
+    def parse_tensors(self, inputs: dict[str, Tensor]) -> P:
+        """V2 inputs -> the payload the JSON body would give, with the same checks."""
+
+    @abstractmethod
+    def answer_tensors(self, result: R) -> list[Tensor]:
+        """A result as the signature's output tensors."""
+
+    # --- running
+
+    @abstractmethod
+    def run_batch(self, payloads: list[P]) -> list[R]:
         """Answers for several requests' payloads, in order."""
 
     @abstractmethod
@@ -30,3 +105,32 @@ class TaskModel(ABC, Generic[P, R]):
     @abstractmethod
     def warmup_payloads(self, batch_sizes: list[int]) -> list[P]:
         """Realistic payloads of the given sizes, to run before the model is reported ready."""
+
+    # --- helpers for parsing
+
+    def reject_unknown(self, body: dict[str, Any]) -> None:
+        unknown = sorted(set(body) - self.body_fields)
+        if unknown:
+            raise InputError(f"unknown field(s) {', '.join(map(repr, unknown))}; expected {sorted(self.body_fields)}")
+
+    def only_known(self, inputs: dict[str, Tensor]) -> None:
+        known = {spec.name for spec in self.signature().inputs}
+        unknown = sorted(set(inputs) - known)
+        if unknown:
+            raise InputError(f"unknown input(s) {unknown}; expected {sorted(known)}")
+
+
+def require(body: dict[str, Any], field: str) -> Any:
+    if field not in body:
+        raise InputError(f"missing field {field!r}")
+    return body[field]
+
+
+def tensor_scalar(inputs: dict[str, Tensor], name: str, default: int) -> int:
+    """An optional one-element integer input."""
+    tensor = inputs.get(name)
+    if tensor is None:
+        return default
+    if not isinstance(tensor.data, np.ndarray) or tensor.data.size != 1 or tensor.data.dtype.kind not in "iu":
+        raise InputError(f"input {name!r} must be one integer")
+    return int(tensor.data.ravel()[0])

@@ -1,12 +1,49 @@
-"""Digit classification: [n, 28, 28] images in, class probabilities out."""
+"""Digit classification: [n, 28, 28] images (or one uploaded picture) in, class probabilities out."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.tasks.base import InputError, TaskModel
+from app.errors import InputError, PayloadTooLarge
+from app.processing.images import ImageError, ImageTooLarge, image_to_mnist
+from app.repository.manifest import Manifest, TensorSpec
+from app.runtime.base import Backend
+from app.settings import Settings
+from app.tasks.base import Signature, TaskModel, require
+from app.tensors import Tensor
+
+DIGIT_EXAMPLE: Any = json.loads((Path(__file__).parent / "examples" / "digit.json").read_text())
+
+SIGNATURE = Signature(
+    inputs=[TensorSpec(name="images", datatype="FP32", shape=[-1, 28, 28])],
+    outputs=[TensorSpec(name="probabilities", datatype="FP32", shape=[-1, 10]),
+             TensorSpec(name="digit", datatype="INT64", shape=[-1])],
+)
+
+
+class DigitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"images": [DIGIT_EXAMPLE]}]})
+
+    images: list[list[list[float]]] = Field(
+        description="28x28 images, pixel values in [0, 1], ink high (MNIST polarity).", min_length=1
+    )
+
+
+class DigitPrediction(BaseModel):
+    digit: int
+    confidence: float
+    probabilities: list[float] = Field(description="Probability of each digit 0..9.")
+
+
+class DigitResponse(BaseModel):
+    model: str
+    version: int
+    predictions: list[DigitPrediction]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -23,7 +60,7 @@ def _describe(image: Any) -> str:
 
 
 def check_images(raw: Any, max_items: int) -> np.ndarray:
-    """JSON-decoded `images` (or an array from a binary tensor) -> float32 [n, 28, 28] in [0, 1], or an
+    """JSON-decoded `images` (or an array from a tensor) -> float32 [n, 28, 28] in [0, 1], or an
     InputError saying what is wrong."""
     images = _array_images(raw) if isinstance(raw, np.ndarray) else _list_images(raw)
     if len(images) == 0:
@@ -67,16 +104,68 @@ def _list_images(raw: Any) -> np.ndarray:
 
 
 class DigitModel(TaskModel[np.ndarray, np.ndarray]):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    """Payload: float32 images [n, 28, 28]; result: probabilities [n, 10]."""
+
+    task = "digit"
+    route = "/predict/digit"
+    summary = "Classify 28x28 digit images"
+    default_model = "digit"
+    response_model = DigitResponse
+
+    def __init__(self, manifest: Manifest, backend: Backend, settings: Settings) -> None:
+        super().__init__(manifest, backend, settings)
         # Any graph taking [B, 28, 28] images to [B, 10] logits serves, whatever its tensors are called.
-        graph = self.manifest.artifacts["model"]
-        self.input_name = graph.inputs[0].name
+        self.input_name = self.manifest.artifacts["model"].inputs[0].name
+
+    @classmethod
+    def request_model(cls, model: TaskModel[Any, Any] | None) -> type[BaseModel]:
+        return DigitRequest
+
+    def parse_json(self, body: dict[str, Any]) -> np.ndarray:
+        self.reject_unknown(body)
+        return check_images(require(body, "images"), self.max_items)
+
+    def parse_image(self, data: bytes, max_pixels: int) -> np.ndarray:
+        """An uploaded picture (any size, dark ink on light paper works) -> a one-image payload."""
+        if not data:
+            raise InputError("uploaded file is empty")
+        try:
+            return image_to_mnist(data, max_pixels)[None]
+        except ImageTooLarge as exc:
+            raise PayloadTooLarge(str(exc)) from None
+        except ImageError as exc:
+            raise InputError(str(exc)) from None
+
+    def answer_json(self, result: np.ndarray) -> dict[str, Any]:
+        digits = result.argmax(axis=1)
+        return {"predictions": [
+            {"digit": int(d), "confidence": float(p[d]), "probabilities": p}
+            for d, p in zip(digits.tolist(), result, strict=True)
+        ]}
+
+    def signature(self) -> Signature:
+        return SIGNATURE
+
+    def parse_tensors(self, inputs: dict[str, Tensor]) -> np.ndarray:
+        if len(inputs) == 1:  # a lone image tensor, whatever a client calls it
+            tensor = next(iter(inputs.values()))
+        else:
+            self.only_known(inputs)
+            tensor = inputs["images"]
+        if not isinstance(tensor.data, np.ndarray) or tensor.data.dtype.kind != "f":
+            raise InputError("images must be FP32")
+        return check_images(tensor.data, self.max_items)
+
+    def answer_tensors(self, result: np.ndarray) -> list[Tensor]:
+        probabilities = np.asarray(result, dtype=np.float32)
+        digits = probabilities.argmax(axis=1).astype(np.int64)
+        return [Tensor("probabilities", "FP32", list(probabilities.shape), probabilities),
+                Tensor("digit", "INT64", [len(digits)], digits)]
 
     def size(self, payload: np.ndarray) -> int:
         return len(payload)
 
-    def predict_batch(self, payloads: list[np.ndarray]) -> list[np.ndarray]:
+    def run_batch(self, payloads: list[np.ndarray]) -> list[np.ndarray]:
         images = payloads[0] if len(payloads) == 1 else np.concatenate(payloads)
         probabilities = softmax(self.backend.run("model", {self.input_name: images})[0].astype(np.float64))
         return np.split(probabilities, np.cumsum([len(p) for p in payloads])[:-1])

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
+from app.errors import InputError
 from app.processing.series import denormalise, normalise_window, to_patches
-from app.tasks.base import InputError, TaskModel
+from app.repository.manifest import Manifest, TensorSpec
+from app.runtime.base import Backend
+from app.settings import Settings
+from app.tasks.base import Signature, TaskModel, require, tensor_scalar
+from app.tensors import Tensor
+
+DEFAULT_HORIZON = 16
+SINE_EXAMPLE: Any = [round(2.0 * math.sin(0.15 * t) + 1.0, 3) for t in range(64)]
+
+SIGNATURE = Signature(
+    inputs=[TensorSpec(name="series", datatype="FP32", shape=[-1, -1]),
+            TensorSpec(name="horizon", datatype="INT64", shape=[1], optional=True)],
+    outputs=[TensorSpec(name="forecast", datatype="FP32", shape=[-1, -1])],
+)
+
+
+class SineResponse(BaseModel):
+    model: str
+    version: int
+    forecasts: list[list[float]]
 
 
 @dataclass(frozen=True)
@@ -18,16 +40,65 @@ class SineRequest:
 
 
 class SineModel(TaskModel[SineRequest, list[np.ndarray]]):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Read the limits once, as the translator does, rather than on every request.
-        pre = self.manifest.preprocessing
+    """Payload: windows and a horizon; result: one forecast per window."""
+
+    task = "sine"
+    route = "/predict/sine"
+    summary = "Forecast noisy sinusoids"
+    default_model = "sine"
+    response_model = SineResponse
+
+    def __init__(self, manifest: Manifest, backend: Backend, settings: Settings) -> None:
+        super().__init__(manifest, backend, settings)
+        pre = manifest.preprocessing
         self.min_history = int(pre["min_history"])
         self.max_history = int(pre["max_history"])
         self.max_horizon = int(pre["max_horizon"])
         self.patch = int(pre["patch"])
+        self.max_length = settings.max_series_length
 
-    def check(self, series: Any, horizon: Any, max_items: int, max_length: int) -> SineRequest:
+    @classmethod
+    def request_model(cls, model: TaskModel[Any, Any] | None) -> type[BaseModel]:
+        limits = model if isinstance(model, SineModel) else None
+
+        class SineRequest(BaseModel):
+            model_config = ConfigDict(
+                extra="forbid", json_schema_extra={"examples": [{"series": [SINE_EXAMPLE], "horizon": DEFAULT_HORIZON}]}
+            )
+
+            series: list[list[float]] = Field(
+                description="Histories, oldest value first"
+                + (f"; each at least {limits.min_history} values (the model reads the last {limits.max_history})"
+                   if limits else "") + ".",
+                min_length=1,
+            )
+            horizon: int = Field(DEFAULT_HORIZON, ge=1, le=limits.max_horizon if limits else None,
+                                 description="How many future values to forecast.")
+
+        return SineRequest
+
+    def parse_json(self, body: dict[str, Any]) -> SineRequest:
+        self.reject_unknown(body)
+        return self.check(require(body, "series"), body.get("horizon", DEFAULT_HORIZON))
+
+    def answer_json(self, result: list[np.ndarray]) -> dict[str, Any]:
+        return {"forecasts": result}
+
+    def signature(self) -> Signature:
+        return SIGNATURE
+
+    def parse_tensors(self, inputs: dict[str, Tensor]) -> SineRequest:
+        self.only_known(inputs)
+        series = inputs.get("series")
+        if series is None or not isinstance(series.data, np.ndarray) or series.data.ndim != 2:
+            raise InputError("input 'series' must be an FP32 tensor of shape [n, length]")
+        return self.check(series.data.astype(np.float64).tolist(), tensor_scalar(inputs, "horizon", DEFAULT_HORIZON))
+
+    def answer_tensors(self, result: list[np.ndarray]) -> list[Tensor]:
+        forecast = np.stack(result).astype(np.float32)
+        return [Tensor("forecast", "FP32", list(forecast.shape), forecast)]
+
+    def check(self, series: Any, horizon: Any) -> SineRequest:
         if isinstance(horizon, bool) or not isinstance(horizon, int):
             raise InputError(f"'horizon' must be an integer, got {horizon!r}")
         if not 1 <= horizon <= self.max_horizon:
@@ -36,15 +107,16 @@ class SineModel(TaskModel[SineRequest, list[np.ndarray]]):
             raise InputError("'series' must be a list of series (lists of numbers)")
         if not series:
             raise InputError("'series' is empty; send at least one series")
-        if len(series) > max_items:
-            raise InputError(f"'series' has {len(series)} series; at most {max_items} per request")
+        if len(series) > self.max_items:
+            raise InputError(f"'series' has {len(series)} series; at most {self.max_items} per request")
         windows = []
         for index, values in enumerate(series):
             if not isinstance(values, list):
                 raise InputError(f"series[{index}] must be a list of numbers")
-            if not self.min_history <= len(values) <= max_length:
+            if not self.min_history <= len(values) <= self.max_length:
                 raise InputError(
-                    f"series[{index}] has {len(values)} values; between {self.min_history} and {max_length} needed"
+                    f"series[{index}] has {len(values)} values; between {self.min_history} and {self.max_length} "
+                    "needed"
                 )
             try:
                 array = np.asarray(values, dtype=np.float64)
@@ -62,7 +134,7 @@ class SineModel(TaskModel[SineRequest, list[np.ndarray]]):
     def size(self, payload: SineRequest) -> int:
         return len(payload.windows)
 
-    def predict_batch(self, payloads: list[SineRequest]) -> list[list[np.ndarray]]:
+    def run_batch(self, payloads: list[SineRequest]) -> list[list[np.ndarray]]:
         # An LSTM's answer depends on every step it reads, so windows are grouped by length, never padded.
         results: list[list[np.ndarray]] = [[np.empty(0)] * len(p.windows) for p in payloads]
         by_length: dict[int, list[tuple[int, int]]] = {}

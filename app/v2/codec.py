@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import orjson
 
-DTYPES: dict[str, np.dtype[Any]] = {
-    "BOOL": np.dtype(np.bool_), "UINT8": np.dtype("<u1"), "UINT16": np.dtype("<u2"), "UINT32": np.dtype("<u4"),
-    "UINT64": np.dtype("<u8"), "INT8": np.dtype("<i1"), "INT16": np.dtype("<i2"), "INT32": np.dtype("<i4"),
-    "INT64": np.dtype("<i8"), "FP16": np.dtype("<f2"), "FP32": np.dtype("<f4"), "FP64": np.dtype("<f8"),
-}
+from app.errors import BadRequest
+from app.tensors import DTYPES, Tensor
 
 
-class CodecError(ValueError):
+class CodecError(BadRequest):
     """The body does not follow the protocol; answered as 400 {"error": ...}."""
-
-
-@dataclass
-class Tensor:
-    name: str
-    datatype: str
-    shape: list[int]
-    data: np.ndarray | list[bytes]
-    parameters: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -126,7 +114,7 @@ def parse_infer_request(body: bytes, header_length: int | None) -> InferRequest:
                     data = np.asarray(flat, dtype=DTYPES[datatype]).reshape(shape)
                 except (TypeError, ValueError):
                     raise CodecError(f"input {name!r}: data are not all {datatype} values") from None
-        inputs[name] = Tensor(name, datatype, shape, data, parameters if isinstance(parameters, dict) else {})
+        inputs[name] = Tensor(name, datatype, shape, data)
     if offset != len(binary):
         raise CodecError(f"{len(binary) - offset} bytes of binary data belong to no input")
 

@@ -54,9 +54,10 @@ def test_a_failing_payload_does_not_fail_its_batch_mates() -> None:
 
 
 def test_full_queue_is_refused_at_once() -> None:
-    release = threading.Event()
+    started, release = threading.Event(), threading.Event()
 
     def blocked(batch: list[int]) -> list[int]:
+        started.set()
         release.wait(5)
         return batch
 
@@ -64,14 +65,38 @@ def test_full_queue_is_refused_at_once() -> None:
         batcher: Batcher[int, int] = Batcher("t", blocked, lambda _: 1, 1, 0.0, 2)
         batcher.start()
         running = asyncio.ensure_future(batcher.submit(0, 5))
-        await asyncio.sleep(0.05)  # the first item is now running, not queued
+        assert await asyncio.to_thread(started.wait, 5)  # the first item is now running, not queued
         queued = [asyncio.ensure_future(batcher.submit(i, 5)) for i in (1, 2)]
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # one loop turn: both are in the queue
         with pytest.raises(QueueFull):
             await batcher.submit(3, 5)
         release.set()
         assert await running == 0
         assert [await q for q in queued] == [1, 2]
+        await batcher.stop()
+
+    run(main())
+
+
+def test_a_request_that_gives_up_frees_its_place_in_the_queue_at_once() -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def blocked(batch: list[int]) -> list[int]:
+        started.set()
+        release.wait(5)
+        return batch
+
+    async def main() -> None:
+        batcher: Batcher[int, int] = Batcher("t", blocked, lambda _: 1, 1, 0.0, 1)
+        batcher.start()
+        running = asyncio.ensure_future(batcher.submit(0, 5))
+        assert await asyncio.to_thread(started.wait, 5)
+        with pytest.raises(DeadlineExceeded):
+            await batcher.submit(1, 0.01)  # queued behind the stuck batch, then gives up
+        waiting = asyncio.ensure_future(batcher.submit(2, 5))  # takes the freed place: no QueueFull
+        await asyncio.sleep(0)
+        release.set()
+        assert (await running, await waiting) == (0, 2)
         await batcher.stop()
 
     run(main())

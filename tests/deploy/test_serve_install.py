@@ -18,7 +18,7 @@ def test_serve_extra_installs_and_serves_without_torch(tmp_path: Path) -> None:
                              text=True, timeout=600)
     assert install.returncode == 0, install.stderr[-2000:]
     check = subprocess.run(
-        [python, "-c", "import importlib.util, pathlib, app.rest.playground as p, app.rest.schemas as s;"
+        [python, "-c", "import importlib.util, pathlib, app.rest.playground as p, app.tasks.digit as s;"
          "assert importlib.util.find_spec('torch') is None, 'torch installed';"
          "assert p.PAGE.exists() and len(s.DIGIT_EXAMPLE) == 28; print(pathlib.Path(p.__file__).parent)"],
         capture_output=True, text=True, cwd=tmp_path, timeout=60,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.repository.manifest import ManifestError, read_manifest, verified_path
-from app.rest.schemas import DIGIT_EXAMPLE
+from app.tasks.digit import DIGIT_EXAMPLE
 from tests.conftest import MODELS, make_client
 
 

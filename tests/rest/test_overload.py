@@ -8,58 +8,40 @@ import time
 from typing import Any
 
 import numpy as np
-from fastapi.testclient import TestClient
 
-from app.rest.schemas import DIGIT_EXAMPLE
-from tests.conftest import make_client, wait_ready
+from app.tasks.digit import DIGIT_EXAMPLE
+from tests.conftest import make_client, queued_items, stalled, wait_for, wait_ready
 
 BODY = {"images": [DIGIT_EXAMPLE]}
-
-
-def digit_model(client: TestClient) -> Any:
-    return client.app.state.registry.get("digit").model  # type: ignore[attr-defined]
 
 
 def test_full_queue_503_late_504_then_recovery() -> None:
     with make_client(models="digit", max_queue_items=2, request_timeout_s=1.0) as client:
         wait_ready(client)
-        model = digit_model(client)
-        original = model.predict_batch
-        gate = threading.Event()
-
-        def stuck(payloads: list[np.ndarray]) -> list[np.ndarray]:
-            gate.wait(10)
-            return original(payloads)
-
-        model.predict_batch = stuck
-        client.app.state.registry.get("digit").batcher._run_batch = stuck  # type: ignore[attr-defined]
         statuses: list[int] = []
 
         def post() -> None:
             statuses.append(client.post("/predict/digit", json=BODY).status_code)
 
-        running = threading.Thread(target=post)
-        running.start()
-        time.sleep(0.2)  # the first request is now inside the model
-        queued = [threading.Thread(target=post) for _ in range(2)]
-        for thread in queued:
-            thread.start()
-        time.sleep(0.2)  # two items queued: the queue is full
+        with stalled(client) as stall:
+            first = threading.Thread(target=post)
+            first.start()
+            assert stall.running.wait(5)  # the first request is now inside the model
+            queued = [threading.Thread(target=post) for _ in range(2)]
+            for thread in queued:
+                thread.start()
+            wait_for(lambda: queued_items(client, "digit/1") == 2)  # the queue is full
 
-        started = time.perf_counter()
-        refused = client.post("/predict/digit", json=BODY)
-        assert refused.status_code == 503
-        assert refused.headers["retry-after"] == "1"
-        assert time.perf_counter() - started < 0.5  # at once, not after queueing
-        assert client.get("/health/ready").status_code == 200
-        for thread in [running, *queued]:
-            thread.join(5)
-        assert sorted(statuses) == [504, 504, 504]  # all waited past the 1 s deadline
+            started = time.perf_counter()
+            refused = client.post("/predict/digit", json=BODY)
+            assert refused.status_code == 503
+            assert refused.headers["retry-after"] == "1"
+            assert time.perf_counter() - started < 0.5  # at once, not after queueing
+            assert client.get("/health/ready").status_code == 200
+            for thread in [first, *queued]:
+                thread.join(5)
+            assert sorted(statuses) == [504, 504, 504]  # all waited past the 1 s deadline
 
-        gate.set()
-        time.sleep(0.1)
-        model.predict_batch = original
-        client.app.state.registry.get("digit").batcher._run_batch = original  # type: ignore[attr-defined]
         recovered = client.post("/predict/digit", json=BODY)
         assert recovered.status_code == 200
         assert recovered.json()["predictions"][0]["digit"] == 7

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.repository.manifest import read_manifest
-from app.repository.registry import TASKS, build_backend
+from app.repository.loader import load_model
 from app.runtime.base import BackendError
 from app.runtime.onnx import OnnxBackend
 from app.settings import Settings
@@ -16,23 +15,21 @@ from tests.conftest import MODELS
 
 
 def models_for(backend: str, name: str):  # type: ignore[no-untyped-def]
-    folder = MODELS / name / "1"
-    manifest = read_manifest(folder)
     settings = Settings(model_dir=MODELS, device="cpu", backend=backend)  # type: ignore[arg-type]
-    return TASKS[manifest.task](manifest, build_backend(manifest, folder, settings))
+    return load_model(MODELS / name / "1", settings)
 
 
 def test_digit_backends_agree() -> None:
     images = np.random.default_rng(0).random((7, 28, 28), dtype=np.float32)
-    onnx = models_for("onnx", "digit").predict_batch([images])[0]
-    torchscript = models_for("torchscript", "digit").predict_batch([images])[0]
+    onnx = models_for("onnx", "digit").run_batch([images])[0]
+    torchscript = models_for("torchscript", "digit").run_batch([images])[0]
     np.testing.assert_allclose(onnx, torchscript, atol=1e-5)
 
 
 def test_sine_backends_agree() -> None:
     payload = SineRequest([np.sin(0.1 * np.arange(n)) for n in (16, 100, 256)], 64)
-    onnx = models_for("onnx", "sine").predict_batch([payload])[0]
-    torchscript = models_for("torchscript", "sine").predict_batch([payload])[0]
+    onnx = models_for("onnx", "sine").run_batch([payload])[0]
+    torchscript = models_for("torchscript", "sine").run_batch([payload])[0]
     for a, b in zip(onnx, torchscript, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-4)
 
@@ -41,8 +38,8 @@ def test_sine_backends_agree() -> None:
 def test_translate_backends_agree(beam_size: int) -> None:
     onnx, torchscript = models_for("onnx", "dates"), models_for("torchscript", "dates")
     assert isinstance(onnx, TranslateModel)
-    payload = onnx.check(["3 March 1998", "Mon, 1 janvier 2001", "12/11/10"], beam_size, 10)
-    a, b = onnx.predict_batch([payload])[0], torchscript.predict_batch([payload])[0]
+    payload = onnx.check(["3 March 1998", "Mon, 1 janvier 2001", "12/11/10"], beam_size)
+    a, b = onnx.run_batch([payload])[0], torchscript.run_batch([payload])[0]
     assert [t.text for t in a] == [t.text for t in b]
     np.testing.assert_allclose([t.score for t in a], [t.score for t in b], atol=1e-4)
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.repository.manifest import read_manifest
-from app.repository.registry import TASKS, build_backend
+from app.repository.loader import load_model
 from app.settings import Settings
 from app.tasks.sine import SineRequest
 from app.tasks.translate import TranslateModel
@@ -14,18 +13,16 @@ from tests.conftest import MODELS
 
 
 def load(name: str):  # type: ignore[no-untyped-def]
-    folder = MODELS / name / "1"
-    manifest = read_manifest(folder)
-    return TASKS[manifest.task](manifest, build_backend(manifest, folder, Settings(model_dir=MODELS, device="cpu")))
+    return load_model(MODELS / name / "1", Settings(model_dir=MODELS, device="cpu"))
 
 
 def test_digit() -> None:
     model = load("digit")
     rng = np.random.default_rng(0)
     payloads = [rng.random((n, 28, 28), dtype=np.float32) for n in (1, 3, 2)]
-    together = model.predict_batch(payloads)
+    together = model.run_batch(payloads)
     for payload, batched in zip(payloads, together, strict=True):
-        np.testing.assert_allclose(batched, model.predict_batch([payload])[0], atol=1e-6)
+        np.testing.assert_allclose(batched, model.run_batch([payload])[0], atol=1e-6)
 
 
 def test_sine_with_mixed_lengths_and_horizons() -> None:
@@ -34,9 +31,9 @@ def test_sine_with_mixed_lengths_and_horizons() -> None:
     payloads = [SineRequest([np.sin(0.1 * t[:n]) for n in (16, 300)], 5),
                 SineRequest([np.cos(0.05 * t[:n]) + 2 for n in (300, 41, 16)], 64),
                 SineRequest([3 * np.sin(0.2 * t[:256])], 16)]
-    together = model.predict_batch(payloads)
+    together = model.run_batch(payloads)
     for payload, batched in zip(payloads, together, strict=True):
-        alone = model.predict_batch([payload])[0]
+        alone = model.run_batch([payload])[0]
         for a, b in zip(batched, alone, strict=True):
             np.testing.assert_allclose(a, b, atol=1e-5)
         assert [len(f) for f in batched] == [payload.horizon] * len(payload.windows)
@@ -48,10 +45,10 @@ def test_translators_with_padding_and_mixed_beams(name: str) -> None:
     assert isinstance(model, TranslateModel)
     texts = (["3 March 1998", "Mittwoch, 14. Juli 1989", "1/2/03", "le 1er mai 2001 "] if name == "dates"
              else ["up", "hello", "king", "black"])
-    payloads = [model.check(texts[:2], 1, 10), model.check(texts[2:], 1, 10), model.check(texts[1:3], 3, 10),
-                model.check(texts[:1], 3, 10)]
-    together = model.predict_batch(payloads)
+    payloads = [model.check(texts[:2], 1), model.check(texts[2:], 1), model.check(texts[1:3], 3),
+                model.check(texts[:1], 3)]
+    together = model.run_batch(payloads)
     for payload, batched in zip(payloads, together, strict=True):
-        alone = model.predict_batch([payload])[0]
+        alone = model.run_batch([payload])[0]
         assert [t.beams and [b for b, _ in t.beams] for t in batched] == [[b for b, _ in t.beams] for t in alone]
         np.testing.assert_allclose([t.score for t in batched], [t.score for t in alone], atol=1e-5)

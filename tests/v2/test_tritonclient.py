@@ -8,7 +8,7 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
-from app.rest.schemas import DIGIT_EXAMPLE
+from app.tasks.digit import DIGIT_EXAMPLE
 
 
 @pytest.fixture(scope="module")

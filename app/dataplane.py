@@ -1,0 +1,64 @@
+"""The one request pipeline every protocol calls: find the model version -> the task parses ->
+its batcher runs it -> the task answers. Protocol adapters (typed REST and its fast path, V2 REST)
+turn bytes into these calls and the answers or `ServeError`s back into bytes; they hold no task
+knowledge, and the tasks hold no protocol knowledge beyond their JSON and tensor forms."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from app.errors import InputError
+from app.repository.registry import ModelVersion, Registry
+from app.settings import Settings
+from app.tasks import TaskModel
+from app.tensors import Tensor
+
+Context = MutableMapping[str, Any]  # the request's state: the data plane records the model for the metrics
+
+
+class DataPlane:
+    def __init__(self, registry: Registry, settings: Settings) -> None:
+        self.registry = registry
+        self.timeout_s = settings.request_timeout_s
+
+    def find(self, name: str, version: int | None, task: type[TaskModel[Any, Any]] | None = None,
+             context: Context | None = None) -> ModelVersion:
+        """The ready version asked for (the newest when `version` is None); ModelNotFound otherwise."""
+        entry = self.registry.get(name, version, task=task.task if task is not None else None)
+        if context is not None:
+            context["model"] = entry.key
+        return entry
+
+    async def run(self, entry: ModelVersion, payload: Any) -> Any:
+        assert entry.batcher is not None  # a ready version has one
+        return await entry.batcher.submit(payload, self.timeout_s)
+
+    async def answer(self, entry: ModelVersion, payload: Any) -> dict[str, Any]:
+        """Run a payload and give the typed JSON answer, naming the model version that gave it."""
+        assert entry.model is not None
+        result = await self.run(entry, payload)
+        return {"model": entry.name, "version": entry.version, **entry.model.answer_json(result)}
+
+    async def predict(self, task: type[TaskModel[Any, Any]], body: dict[str, Any], model: str | None,
+                      version: int | None, context: Context | None = None) -> dict[str, Any]:
+        """A typed JSON body for `task` -> its JSON answer."""
+        entry = self.find(model_name(task, body, model), version, task, context)
+        assert entry.model is not None
+        return await self.answer(entry, entry.model.parse_json(body))
+
+    async def infer(self, entry: ModelVersion, inputs: dict[str, Tensor]) -> list[Tensor]:
+        """Tensors for any model (found with `find`) -> its output tensors."""
+        assert entry.model is not None
+        result = await self.run(entry, entry.model.parse_tensors(inputs))
+        return entry.model.answer_tensors(result)
+
+
+def model_name(task: type[TaskModel[Any, Any]], body: dict[str, Any], query_model: str | None) -> str:
+    """?model= or the body's model field (tasks that have one), never two different names."""
+    named = body.get(task.model_field) if task.model_field else None
+    if named is not None and not isinstance(named, str):
+        raise InputError(f"{task.model_field!r} must be a string")
+    if named is not None and query_model is not None and named != query_model:
+        raise InputError(f"?model={query_model} and the body's {task.model_field!r} ({named!r}) disagree; give one")
+    return named or query_model or task.default_model
