@@ -1,0 +1,85 @@
+"""The edge middleware on a one-route app: request ids, the body limit in each protocol's shape, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from app.errors import ServeError
+from app.metrics import Metrics
+from app.rest.errors import render_exception
+from app.rest.middleware import EdgeMiddleware
+
+LIMIT = 1024
+
+
+async def echo(request: Request) -> JSONResponse:
+    try:
+        return JSONResponse({"received": len(await request.body())})
+    except ServeError as exc:
+        return render_exception(request, exc)  # type: ignore[return-value]
+
+
+@pytest.fixture()
+def metrics() -> Metrics:
+    return Metrics()
+
+
+@pytest.fixture()
+def client(metrics: Metrics) -> TestClient:
+    app = Starlette(routes=[Route("/echo", echo, methods=["POST"]), Route("/v2/echo", echo, methods=["POST"])])
+    return TestClient(EdgeMiddleware(app, max_body_bytes=LIMIT, metrics=metrics))
+
+
+def chunks(total: int) -> Iterator[bytes]:  # no Content-Length: the edge counts as the body arrives
+    for _ in range(total // 100):
+        yield b"x" * 100
+
+
+def test_request_ids_are_made_or_kept(client: TestClient) -> None:
+    made = client.post("/echo", content=b"{}")
+    assert len(made.headers["x-request-id"]) == 32
+    kept = client.post("/echo", content=b"{}", headers={"X-Request-ID": "abc-123"})
+    assert kept.headers["x-request-id"] == "abc-123"
+    unusable = client.post("/echo", content=b"{}", headers={"X-Request-ID": "   "})
+    assert len(unusable.headers["x-request-id"]) == 32
+
+
+def test_bodies_within_the_limit_pass(client: TestClient) -> None:
+    assert client.post("/echo", content=b"x" * LIMIT).json() == {"received": LIMIT}
+    assert client.post("/echo", content=chunks(LIMIT - 24)).json() == {"received": 1000}
+
+
+@pytest.mark.parametrize(("path", "key"), [("/echo", "detail"), ("/v2/echo", "error")])
+def test_over_the_limit_is_413_in_the_protocols_shape(client: TestClient, path: str, key: str) -> None:
+    declared = client.post(path, content=b"x" * (LIMIT + 1))
+    assert declared.status_code == 413
+    assert declared.json() == {key: f"request body exceeds {LIMIT} bytes"}
+    counted = client.post(path, content=chunks(10 * LIMIT))
+    assert counted.status_code == 413
+    assert counted.json() == {key: f"request body exceeds {LIMIT} bytes"}
+    assert "close" not in counted.headers.get("connection", "")  # drained: the connection stays usable
+
+
+def test_invalid_content_length_is_400(client: TestClient) -> None:
+    response = client.post("/echo", content=b"{}", headers={"Content-Length": "two"})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "invalid Content-Length header"}
+
+
+def test_requests_are_counted_by_route_and_status(client: TestClient, metrics: Metrics) -> None:
+    client.post("/echo", content=b"{}")
+    client.post("/echo", content=b"x" * (LIMIT + 1))
+    counts = {
+        (s.labels["route"], s.labels["status"]): s.value
+        for family in text_string_to_metric_families(metrics.render().body.decode())
+        for s in family.samples if s.name == "seqserve_requests_total"
+    }
+    assert counts == {("/echo", "200"): 1.0, ("unmatched", "413"): 1.0}  # refused before routing
