@@ -5,7 +5,7 @@ import time
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import MODELS, make_client
+from tests.conftest import MODELS, make_client, stalled, wait_for, wait_ready
 
 
 def test_live_and_ready(client: TestClient) -> None:
@@ -35,7 +35,7 @@ def test_every_response_has_a_request_id(client: TestClient) -> None:
 
 def test_ready_is_503_until_models_are_loaded(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with make_client(model_dir=tmp_path / "absent") as client:
-        time.sleep(0.2)
+        wait_for(lambda: client.get("/health/ready").json()["status"] != "loading")
         response = client.get("/health/ready")
         assert response.status_code == 503
         assert "does not exist" in response.json()["problems"][0]
@@ -45,12 +45,10 @@ def test_ready_is_503_until_models_are_loaded(tmp_path) -> None:  # type: ignore
 def test_health_answers_while_a_long_translation_runs() -> None:
     """Inference runs in a worker thread: a big beam search must not block the event loop."""
     with make_client(model_dir=MODELS, max_items=256, request_timeout_s=60) as client:
-        assert client.get("/health/ready").status_code in (200, 503)
-        while client.get("/health/ready").status_code != 200:
-            time.sleep(0.05)
-        done = threading.Event()
+        wait_ready(client)
         texts = [f"{d} September {1950 + d}" for d in range(1, 29)] * 9
         slow: dict[str, float] = {}
+        done = threading.Event()
 
         def translate() -> None:
             started = time.perf_counter()
@@ -58,15 +56,17 @@ def test_health_answers_while_a_long_translation_runs() -> None:
             slow["status"], slow["seconds"] = response.status_code, time.perf_counter() - started
             done.set()
 
-        worker = threading.Thread(target=translate)
-        worker.start()
-        time.sleep(0.05)
-        health_times = []
-        while not done.is_set():
-            started = time.perf_counter()
-            assert client.get("/health/live").status_code == 200
-            health_times.append(time.perf_counter() - started)
-        worker.join()
+        with stalled(client, "dates") as stall:
+            stall.release.set()  # nothing is held back: `running` only says when the translation reached the model
+            worker = threading.Thread(target=translate)
+            worker.start()
+            assert stall.running.wait(5)
+            health_times = []
+            while not done.is_set():
+                started = time.perf_counter()
+                assert client.get("/health/live").status_code == 200
+                health_times.append(time.perf_counter() - started)
+            worker.join()
         assert slow["status"] == 200
         # Health kept answering during the translation, each answer far quicker than the translation.
         assert len(health_times) >= 3

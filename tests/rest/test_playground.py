@@ -26,6 +26,7 @@ def page(server: str) -> Iterator[object]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page()
         page.goto(server + "/")
+        page.wait_for_function("document.body.dataset.ready === 'true'")
         yield page
         browser.close()
 
@@ -59,3 +60,10 @@ def test_sine_forecast_is_plotted(page) -> None:  # type: ignore[no-untyped-def]
     page.click("#forecast")
     page.wait_for_function("document.getElementById('plot').dataset.points === '24'")
     assert page.text_content("#sine-error") == ""
+
+
+def test_limits_and_translators_come_from_the_service(page) -> None:  # type: ignore[no-untyped-def]
+    assert page.get_attribute("#horizon", "max") == "64"  # the sine manifest's max_horizon, through OpenAPI
+    assert page.get_attribute("#beam", "max") == "8"
+    assert page.locator("#translator option").all_text_contents() == ["dates", "words"]
+    assert page.input_value("#translator") == "dates"

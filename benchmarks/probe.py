@@ -1,0 +1,112 @@
+"""How costly this machine is at what a server's request path is made of; printed beside every benchmark.
+
+    python benchmarks/probe.py [--seconds 1]
+
+A slow server and a slow machine look alike in a benchmark table. Three medians tell them apart:
+- executor round trip: an asyncio loop hands a no-op to a worker thread and is woken with its result
+  (what a server pays per hand-off to an inference thread);
+- thread wake-up: one thread sets an event another waits on, one way (half a ping-pong);
+- loopback round trip: 64 bytes to a TCP echo server on 127.0.0.1 and back, on a connection kept open.
+Plus the cores this process may use and the 1-minute load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+
+def executor_round_trip_us(seconds: float) -> float:
+    async def measure() -> float:
+        loop = asyncio.get_running_loop()
+        times = []
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            await loop.run_in_executor(pool, int)
+            deadline = time.perf_counter() + seconds
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                await loop.run_in_executor(pool, int)
+                times.append(time.perf_counter() - started)
+        return statistics.median(times) * 1e6
+
+    return asyncio.run(measure())
+
+
+def thread_wakeup_us(seconds: float) -> float:
+    ping, pong = threading.Event(), threading.Event()
+    stop = False
+
+    def echo() -> None:
+        while True:
+            ping.wait()
+            ping.clear()
+            if stop:
+                return
+            pong.set()
+
+    worker = threading.Thread(target=echo, daemon=True)
+    worker.start()
+    times = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        ping.set()
+        pong.wait()
+        pong.clear()
+        times.append(time.perf_counter() - started)
+    stop = True
+    ping.set()
+    worker.join()
+    return statistics.median(times) / 2 * 1e6
+
+
+def loopback_round_trip_us(seconds: float) -> float:
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        connection, _ = server.accept()
+        with connection:
+            while data := connection.recv(64):
+                connection.sendall(data)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    times = []
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        payload = b"x" * 64
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            client.sendall(payload)
+            received = 0
+            while received < len(payload):
+                received += len(client.recv(64))
+            times.append(time.perf_counter() - started)
+    thread.join()
+    server.close()
+    return statistics.median(times) * 1e6
+
+
+def probe(seconds: float = 1.0) -> str:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (f"machine: {cores} cores, load {os.getloadavg()[0]:.2f}; executor round trip "
+            f"{executor_round_trip_us(seconds):.0f} us, thread wake-up {thread_wakeup_us(seconds):.0f} us, "
+            f"loopback round trip {loopback_round_trip_us(seconds):.0f} us (medians)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
+    print(probe(parser.parse_args().seconds), flush=True)
+
+
+if __name__ == "__main__":
+    main()
