@@ -1,12 +1,21 @@
-"""python -m app [--host H] [--port P] [--workers N]: serve the model repository with uvicorn."""
+"""python -m app [--host H] [--port P] [--workers N|auto]: serve the model repository with uvicorn."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Literal
 
 import uvicorn
 
 from app.settings import get_settings
+
+
+def workers_argument(value: str) -> int | Literal["auto"]:
+    if value == "auto":
+        return "auto"
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1 or 'auto', got {value!r}")
+    return int(value)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -14,10 +23,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m app", description="Serve seqserve's models over HTTP.")
     parser.add_argument("--host", default=settings.host, help=f"interface to bind (default {settings.host})")
     parser.add_argument("--port", type=int, default=settings.port, help=f"port (default {settings.port})")
-    parser.add_argument("--workers", type=int, default=settings.workers, help="worker processes")
+    parser.add_argument("--workers", type=workers_argument, default=settings.workers,
+                        help="worker processes, or 'auto' for one per core (default %(default)s)")
     args = parser.parse_args(argv)
+    workers = settings.model_copy(update={"workers": args.workers}).worker_count
     uvicorn.run(
-        "app.main:app", host=args.host, port=args.port, workers=args.workers,
+        "app.main:app", host=args.host, port=args.port, workers=workers,
         log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=30,
         proxy_headers=settings.proxy_headers,
     )

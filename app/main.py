@@ -45,7 +45,8 @@ class SeqServe(FastAPI):
         app: ASGIApp = super().build_middleware_stack()
         if settings.fast_path:
             app = FastPathMiddleware(app, fastapi_app=self)
-        return EdgeMiddleware(app, max_body_bytes=settings.max_body_bytes, metrics=self.state.metrics)
+        return EdgeMiddleware(app, max_body_bytes=settings.max_body_bytes, metrics=self.state.metrics,
+                              activity=self.state.registry.activity)
 
     def openapi(self) -> dict[str, Any]:
         """The typed routes' request bodies come from their tasks, with the limits of the loaded models;

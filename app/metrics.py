@@ -30,14 +30,19 @@ class Metrics(BatchObserver):
                            registry=self.registry)
         self.batch_size = Histogram("seqserve_batch_size", "Items per model run.", ["model"],
                                     buckets=BATCH_BUCKETS, registry=self.registry)
-        self.inference = Histogram("seqserve_inference_seconds", "Time of one batched model run.", ["model"],
+        self.inference = Histogram("seqserve_inference_seconds", "Time of one batched model run (the run itself, "
+                                   "without thread hand-offs).", ["model"],
                                    buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.inline_batches = Counter("seqserve_inline_batches", "Model runs made on the event loop (small, nothing "
+                                      "else queued), without a thread hand-off.", ["model"], registry=self.registry)
         self.model_ready = Gauge("seqserve_model_state", "1 for a model version's current state, 0 for the others.",
                                  ["model", "state"], registry=self.registry)
 
-    def batch_done(self, model: str, items: int, seconds: float) -> None:
+    def batch_done(self, model: str, items: int, seconds: float, inline: bool) -> None:
         self.batch_size.labels(model).observe(items)
         self.inference.labels(model).observe(seconds)
+        if inline:
+            self.inline_batches.labels(model).inc()
 
     def queue_depth(self, model: str, items: int) -> None:
         self.queue.labels(model).set(items)

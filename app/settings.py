@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -48,6 +49,12 @@ class Settings(BaseSettings):
     max_queue_items: int = Field(
         2048, ge=1, description="Items a model's queue holds before new requests get 503 with Retry-After."
     )
+    inline_max_ms: float = Field(
+        2.0, ge=0.0,
+        description="A batch whose measured cost is at most this runs on the event loop when nothing else is "
+        "queued, with no thread hand-off (what a lone request waits for on machines where thread wake-ups are "
+        "slow); 0 always runs batches in the worker thread. Bounds how long the loop is ever held by a model.",
+    )
     request_timeout_s: float = Field(
         10.0, gt=0.0, description="A request still waiting for its result after this long gets 504."
     )
@@ -67,7 +74,7 @@ class Settings(BaseSettings):
     )
     opentelemetry: bool = Field(
         False, description="FastAPI's native OpenTelemetry tracing/metrics/logs, using the global providers you "
-        "configure. The fast path is not traced: set fast_path=false too to trace every route.",
+        "configure; requests on the fast path are traced under their route like the others.",
     )
     metrics_need_key: bool = Field(False, description="Put GET /metrics behind the API key too.")
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
@@ -76,11 +83,20 @@ class Settings(BaseSettings):
     # --- server (python -m app)
     host: str = Field("127.0.0.1", description="Interface to bind.")
     port: int = Field(8000, ge=1, le=65535, description="Port to bind.")
-    workers: int = Field(1, ge=1, description="Server worker processes (python -m app); each loads every model.")
+    workers: int | Literal["auto"] = Field(
+        1, description="Server worker processes (python -m app); each loads every model. auto: one per core "
+        "this process may use.",
+    )
     proxy_headers: bool = Field(
         False, description="Trust X-Forwarded-For/-Proto from a reverse proxy (python -m app); costs a little per "
         "request, so off unless a proxy sits in front.",
     )
+
+    @property
+    def worker_count(self) -> int:
+        if self.workers == "auto":
+            return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return max(1, self.workers)
 
     @property
     def model_names(self) -> list[str]:

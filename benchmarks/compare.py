@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -56,6 +57,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers it started, also when stopped
     sides = {"before": args.before.resolve(), "after": args.after.resolve()}
     print(probe(0.5), flush=True)
     with tempfile.TemporaryDirectory() as tmp:

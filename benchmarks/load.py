@@ -24,6 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from probe import probe  # noqa: E402
 
 
 def free_port() -> int:
@@ -128,6 +131,7 @@ def main() -> None:
         targets = bodies(work, peer_request)
         wanted = [e for e in args.endpoints.split(",") if e in targets]
         rows = []
+        print(probe(0.5), flush=True)
         print("endpoint,batching,connections,rps,p50_ms,p90_ms,p99_ms,errors,requests", flush=True)
         for mode in args.modes.split(","):
             port = free_port()

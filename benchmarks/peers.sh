@@ -5,7 +5,7 @@
 #
 # Serves the kit's own model/lstm.onnx through our model repository (as model `lstm`, with its own
 # manifest, outside the committed defaults) beside our digit model, starts seqserve twice on loopback
-# (1 worker process, and 2 worker processes), and hands the URLs to the kit's run_all.sh as --extra
+# (1 worker process, and --workers auto: one per core), and hands the URLs to the kit's run_all.sh as --extra
 # targets. Results land in PEERS_DIR/results.csv.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -42,10 +42,11 @@ serve() {  # PORT WORKERS
   cat "$WORK/server-$1.log"; return 1
 }
 serve 18100 1
-serve 18101 2
+serve 18101 auto
+"$PY" "$ROOT/benchmarks/probe.py" | tee "$PEERS/probe.txt"  # how costly this machine's wake-ups are, beside the numbers
 
 cd "$PEERS"
 ./run_all.sh "$@" \
   --extra seqserve-lstm "http://127.0.0.1:18100/predict/digit?model=lstm" "$WORK/body.json" \
-  --extra seqserve-lstm-w2 "http://127.0.0.1:18101/predict/digit?model=lstm" "$WORK/body.json" \
+  --extra seqserve-lstm-auto "http://127.0.0.1:18101/predict/digit?model=lstm" "$WORK/body.json" \
   --extra seqserve-digit "http://127.0.0.1:18100/predict/digit" "$WORK/body.json"

@@ -67,11 +67,12 @@ def stalled(client: TestClient, model: str = "digit") -> Iterator[Stall]:
         stall.release.wait(10)
         return list(original(payloads))
 
-    batcher._run_batch = stuck
+    batcher._run_batch, bound = stuck, batcher.inline_max_s
+    batcher.inline_max_s = 0.0  # a stuck model must hold its worker thread, never the event loop
     try:
         yield stall
     finally:
-        batcher._run_batch = original
+        batcher._run_batch, batcher.inline_max_s = original, bound
         stall.release.set()
 
 

@@ -88,3 +88,57 @@ def test_several_worker_processes_serve() -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_a_lone_request_runs_without_a_thread_hand_off_and_a_big_batch_never_holds_the_loop() -> None:
+    """Small work of known cost runs on the event loop; a 64-image batch goes to the worker thread, and
+    health keeps answering meanwhile. (A 5 ms bound: one image fits it on any machine, 64 on none.)"""
+    process, server = spawn_server(SEQSERVE_MODELS="digit", SEQSERVE_INLINE_MAX_MS="5")
+    try:
+        check_inline_and_worker_runs(server)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def check_inline_and_worker_runs(server: str) -> None:
+    import threading
+    import time
+
+    def inline_runs(http: httpx.Client) -> float:
+        for line in http.get("/metrics").text.splitlines():
+            if line.startswith('seqserve_inline_batches_total{model="digit/1"}'):
+                return float(line.split()[-1])
+        return 0.0
+
+    with httpx.Client(base_url=server, timeout=30) as http:
+        before = inline_runs(http)
+        for _ in range(5):
+            assert http.post("/predict/digit", json={"images": [DIGIT_EXAMPLE]}).status_code == 200
+        assert inline_runs(http) >= before + 4  # the first may still be measuring the model's cost
+
+        batch_times: list[float] = []
+        done = threading.Event()
+
+        def big_batches() -> None:
+            with httpx.Client(base_url=server, timeout=30) as other:
+                for _ in range(8):
+                    started = time.perf_counter()
+                    assert other.post("/predict/digit", json={"images": [DIGIT_EXAMPLE] * 64}).status_code == 200
+                    batch_times.append(time.perf_counter() - started)
+            done.set()
+
+        inline_before_big = inline_runs(http)
+        worker = threading.Thread(target=big_batches)
+        worker.start()
+        health: list[float] = []
+        while not done.is_set():
+            started = time.perf_counter()
+            assert http.get("/health/live").status_code == 200
+            health.append(time.perf_counter() - started)
+        worker.join()
+        assert inline_runs(http) == inline_before_big  # every 64-image batch ran in the worker thread
+    health.sort()
+    assert len(health) >= 5
+    # A 64-image batch held on the loop would hold every health answer for its whole run.
+    assert health[len(health) // 2] < min(batch_times) / 2, (health, batch_times)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from app.batching.batcher import Batcher
+from app.batching.batcher import Activity, Batcher
 from app.errors import ModelNotFound
 from app.metrics import Metrics
 from app.repository.loader import load_model
@@ -54,6 +54,7 @@ class Registry:
         self.versions: dict[str, ModelVersion] = {}
         self.problems: list[str] = []  # repository-level: missing directory, requested model absent
         self.loaded = False
+        self.activity = Activity()  # requests in flight, kept by the edge; tells batchers when they are alone
 
     def discover(self) -> None:
         root = self.settings.model_dir
@@ -100,6 +101,7 @@ class Registry:
         entry.batcher = Batcher(
             entry.key, model.run_batch, model.size, self.settings.max_batch_size,
             self.settings.max_batch_delay_ms / 1000, self.settings.max_queue_items, self.metrics,
+            inline_max_s=self.settings.inline_max_ms / 1000, work_of=model.work, activity=self.activity,
         )
         entry.batcher.start()
         entry.load_s = time.perf_counter() - started

@@ -19,6 +19,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.batching.batcher import Activity
 from app.errors import PayloadTooLarge, error_body, protocol_status
 from app.metrics import Metrics
 
@@ -47,8 +48,9 @@ async def drain(receive: Receive) -> bool:
 
 
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: Metrics, activity: Activity | None = None) -> None:
         self.app = app
+        self.activity = activity or Activity()
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
         # labels() takes a lock and builds a key on every call: keep the children already seen
@@ -60,6 +62,7 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        self.activity.enter()
         request_id = b""
         length: bytes | None = None
         for key, value in scope["headers"]:
@@ -114,6 +117,7 @@ class EdgeMiddleware:
             if not responded:
                 await self._refuse(scope, edge_send, 413, exc.message)
         finally:
+            self.activity.leave()
             key = (self._route(scope), scope.get("state", {}).get("model", ""), str(status))
             counter = self._counters.get(key)
             if counter is None:

@@ -102,6 +102,11 @@ class TaskModel(ABC, Generic[P, R]):
     def size(self, payload: P) -> int:
         """How many items a payload carries (what the batch size counts)."""
 
+    def work(self, payload: P) -> int:
+        """How much computing a payload needs, in units whose cost is about the same (what the batcher
+        learns a cost per unit of, to decide what may run on the event loop); items by default."""
+        return self.size(payload)
+
     @abstractmethod
     def warmup_payloads(self, batch_sizes: list[int]) -> list[P]:
         """Realistic payloads of the given sizes, to run before the model is reported ready."""

@@ -78,6 +78,10 @@ class TensorModel(TaskModel[Feeds, Feeds]):
     def size(self, payload: Feeds) -> int:
         return len(next(iter(payload.values()))) if self.batched else 1
 
+    def work(self, payload: Feeds) -> int:
+        # A user's graph may take any length on any dynamic axis: its cost follows the elements fed.
+        return sum(int(array.size) for array in payload.values())
+
     def run_batch(self, payloads: list[Feeds]) -> list[Feeds]:
         results: list[Feeds] = [{} for _ in payloads]
         # Only requests whose non-batch dimensions agree can be stacked into one run.

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from app.batching.batcher import Batcher, DeadlineExceeded, QueueFull
+from app.batching.batcher import Activity, Batcher, BatchObserver, DeadlineExceeded, QueueFull
 
 
 def run(coro):  # type: ignore[no-untyped-def]
@@ -136,3 +136,72 @@ def test_delay_waits_for_more_items() -> None:
 
     run(main())
     assert sizes == [2]
+
+
+class Recorder(BatchObserver):
+    def __init__(self) -> None:
+        self.runs: list[tuple[int, bool]] = []
+
+    def batch_done(self, model: str, items: int, seconds: float, inline: bool) -> None:
+        self.runs.append((items, inline))
+
+
+def test_a_small_batch_of_known_cost_runs_on_the_loop_and_a_big_one_in_the_worker() -> None:
+    threads: list[str] = []
+
+    def sleepy(batch: list[int]) -> list[int]:
+        threads.append(threading.current_thread().name)
+        time.sleep(0.001 * sum(batch))  # 1 ms per unit of work
+        return batch
+
+    async def main() -> None:
+        recorder = Recorder()
+        batcher: Batcher[int, int] = Batcher("t", sleepy, lambda _: 1, 8, 0.0, 100, recorder, inline_max_s=0.005,
+                                             work_of=lambda units: units)
+        batcher.start()
+        assert await batcher.submit(1, 5) == 1  # cost not known yet: the worker thread, which measures it
+        assert await batcher.submit(2, 5) == 2  # ~2 ms <= 5 ms: on the loop
+        assert await batcher.submit(30, 5) == 30  # ~30 ms: the worker thread
+        await batcher.stop()
+        assert [inline for _, inline in recorder.runs] == [False, True, False]
+
+    run_in_main = threading.current_thread().name
+    asyncio.run(main())
+    assert threads[0].startswith("infer-t") and threads[1] == run_in_main and threads[2].startswith("infer-t")
+
+
+def test_with_no_bound_nothing_runs_on_the_loop() -> None:
+    recorder = Recorder()
+
+    async def main() -> None:
+        batcher: Batcher[int, int] = Batcher("t", list, lambda _: 1, 8, 0.0, 100, recorder, inline_max_s=0.0)
+        batcher.start()
+        for i in range(5):
+            assert await batcher.submit(i, 5) == i
+        await batcher.stop()
+
+    asyncio.run(main())
+    assert [inline for _, inline in recorder.runs] == [False] * 5
+
+
+def test_nothing_runs_on_the_loop_while_other_requests_are_in_flight() -> None:
+    recorder = Recorder()
+    activity = Activity(quiet_s=0.05)
+
+    async def main() -> None:
+        batcher: Batcher[int, int] = Batcher("t", list, lambda _: 1, 8, 0.0, 100, recorder, inline_max_s=1.0,
+                                             activity=activity)
+        batcher.start()
+        activity.enter()
+        await batcher.submit(0, 5)  # measures the cost, in the worker
+        await batcher.submit(1, 5)  # alone and cheap: on the loop
+        activity.enter()  # another request is being parsed or answered: the loop has work of its own
+        await batcher.submit(2, 5)
+        activity.leave()  # alone again, but requests overlapped just now: concurrency may go on
+        await batcher.submit(3, 5)
+        await asyncio.sleep(activity.quiet_s)  # a quiet spell: one at a time again
+        await batcher.submit(4, 5)
+        await batcher.stop()
+
+    asyncio.run(main())
+    assert [inline for _, inline in recorder.runs] == [False, True, False, False, True]
