@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -84,8 +85,8 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Interface to bind.")
     port: int = Field(8000, ge=1, le=65535, description="Port to bind.")
     workers: int | Literal["auto"] = Field(
-        1, description="Server worker processes (python -m app); each loads every model. auto: one per core "
-        "this process may use.",
+        "auto", description="Server worker processes (python -m app); each loads every model and its own "
+        "batchers. auto: one per core this process may use (CPU affinity, and a container's CPU quota).",
     )
     proxy_headers: bool = Field(
         False, description="Trust X-Forwarded-For/-Proto from a reverse proxy (python -m app); costs a little per "
@@ -94,13 +95,24 @@ class Settings(BaseSettings):
 
     @property
     def worker_count(self) -> int:
-        if self.workers == "auto":
-            return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        return max(1, self.workers)
+        return usable_cores() if self.workers == "auto" else max(1, self.workers)
 
     @property
     def model_names(self) -> list[str]:
         return [name.strip() for name in self.models.split(",") if name.strip()]
+
+
+def usable_cores(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """Cores this process may run on: its CPU affinity, capped by a cgroup v2 CPU quota (a container's
+    `--cpus` or a Kubernetes CPU limit), which the affinity does not show."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = cgroup_cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota to honour
+    return cores
 
 
 @lru_cache

@@ -12,39 +12,24 @@ rounds and B A in even ones, and the medians over the rounds are compared. Needs
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from load import bodies, free_port, wrk  # noqa: E402
+from load import bodies, free_port, start, wrk  # noqa: E402
 from probe import probe  # noqa: E402
 
 
-def start(checkout: Path, mode: str) -> tuple[subprocess.Popen[bytes], int]:
+def start_checkout(checkout: Path, mode: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    env = {**os.environ, "SEQSERVE_MODEL_DIR": str(checkout / "models"), "SEQSERVE_DEVICE": "cpu",
-           "SEQSERVE_LOG_LEVEL": "warning", **({} if mode == "on" else {"SEQSERVE_MAX_BATCH_SIZE": "1"})}
-    process = subprocess.Popen([sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
-                               cwd=checkout, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1) as response:
-                if response.status == 200:
-                    return process, port
-        except OSError:
-            time.sleep(0.2)
-    process.terminate()
-    raise SystemExit(f"server in {checkout} did not become ready")
+    process = start(checkout / "models", port, {} if mode == "on" else {"SEQSERVE_MAX_BATCH_SIZE": "1"}, checkout)
+    return process, port
 
 
 def main() -> None:
@@ -62,7 +47,8 @@ def main() -> None:
     print(probe(0.5), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         targets = bodies(Path(tmp), None)
-        servers = {(side, mode): start(path, mode) for side, path in sides.items() for mode in args.modes.split(",")}
+        modes = args.modes.split(",")
+        servers = {(side, mode): start_checkout(path, mode) for side, path in sides.items() for mode in modes}
         try:
             print("endpoint,batching,connections,rps_before,rps_after,rps_ratio,p50_before,p50_after,"
                   "p99_before,p99_after", flush=True)

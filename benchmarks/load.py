@@ -77,11 +77,12 @@ def bodies(work: Path, peer_request: Path | None) -> dict[str, tuple[str, Path]]
     return result
 
 
-def start(repo: Path, port: int, env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
+def start(repo: Path, port: int, env_extra: dict[str, str], checkout: Path = ROOT) -> subprocess.Popen[bytes]:
+    """`python -m app` of `checkout` over the model repository `repo`, on loopback, once it is ready."""
     env = {**os.environ, "SEQSERVE_MODEL_DIR": str(repo), "SEQSERVE_DEVICE": "cpu", "SEQSERVE_LOG_LEVEL": "warning",
-           **env_extra}
+           "SEQSERVE_WORKERS": "1", **env_extra}  # one process unless asked: what a batcher does alone
     process = subprocess.Popen([sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               cwd=checkout, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:

@@ -99,7 +99,8 @@ def free_port() -> int:
 def spawn_server(*args: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
     """`python -m app` in its own process on a free loopback port, ready to serve; returns (process, url)."""
     port = free_port()
-    full_env = {**os.environ, "SEQSERVE_MODEL_DIR": str(MODELS), "SEQSERVE_DEVICE": "cpu", **env}
+    full_env = {**os.environ, "SEQSERVE_MODEL_DIR": str(MODELS), "SEQSERVE_DEVICE": "cpu", "SEQSERVE_WORKERS": "1",
+                **env}
     process = subprocess.Popen([sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port), *args],
                                cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

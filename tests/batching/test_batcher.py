@@ -53,13 +53,21 @@ def test_a_failing_payload_does_not_fail_its_batch_mates() -> None:
     assert isinstance(failed, ValueError)
 
 
-def test_full_queue_is_refused_at_once() -> None:
-    started, release = threading.Event(), threading.Event()
+class Blocked:
+    """A model whose runs wait for `release` (up to 5 s); `started` is set when one begins."""
 
-    def blocked(batch: list[int]) -> list[int]:
-        started.set()
-        release.wait(5)
+    def __init__(self) -> None:
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, batch: list[int]) -> list[int]:
+        self.started.set()
+        self.release.wait(5)
         return batch
+
+
+def test_full_queue_is_refused_at_once() -> None:
+    blocked = Blocked()
+    started, release = blocked.started, blocked.release
 
     async def main() -> None:
         batcher: Batcher[int, int] = Batcher("t", blocked, lambda _: 1, 1, 0.0, 2)
@@ -79,12 +87,8 @@ def test_full_queue_is_refused_at_once() -> None:
 
 
 def test_a_request_that_gives_up_frees_its_place_in_the_queue_at_once() -> None:
-    started, release = threading.Event(), threading.Event()
-
-    def blocked(batch: list[int]) -> list[int]:
-        started.set()
-        release.wait(5)
-        return batch
+    blocked = Blocked()
+    started, release = blocked.started, blocked.release
 
     async def main() -> None:
         batcher: Batcher[int, int] = Batcher("t", blocked, lambda _: 1, 1, 0.0, 1)
