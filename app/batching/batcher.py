@@ -38,7 +38,7 @@ class Activity:
     A batch runs on the event loop only when it holds every request in flight and no two requests have
     overlapped for `quiet_s`: under any concurrency the loop is better spent on the other requests' HTTP
     work while the worker thread runs the model (running both on the loop serialises them; measured at
-    8 connections: 11% fewer requests/s). One look at the moment would not do: at 8 connections requests
+    8 connections: 12% fewer requests/s). One look at the moment would not do: at 8 connections requests
     often arrive one loop turn apart, each alone when it is batched."""
 
     def __init__(self, quiet_s: float = 0.1) -> None:
