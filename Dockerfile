@@ -34,6 +34,7 @@ CMD ["python", "-m", "app"]
 # ---------------------------------------------------------------------------------------------- gpu
 FROM ${CUDA_IMAGE} AS gpu
 ARG ONNXRUNTIME_GPU
+# SEQSERVE_WORKERS=1: one process owns the GPU (one CUDA context); its batchers fill the device instead of more processes.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -42,7 +43,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     SEQSERVE_HOST=0.0.0.0 \
     SEQSERVE_PORT=8000 \
     SEQSERVE_MODEL_DIR=/models \
-    SEQSERVE_DEVICE=cuda
+    SEQSERVE_DEVICE=cuda \
+    SEQSERVE_WORKERS=1
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv \
  && rm -rf /var/lib/apt/lists/* \
