@@ -61,4 +61,6 @@ def model_name(task: type[TaskModel[Any, Any]], body: dict[str, Any], query_mode
         raise InputError(f"{task.model_field!r} must be a string")
     if named is not None and query_model is not None and named != query_model:
         raise InputError(f"?model={query_model} and the body's {task.model_field!r} ({named!r}) disagree; give one")
-    return named or query_model or task.default_model
+    if named is not None:
+        return named
+    return query_model if query_model is not None else task.default_model  # "" names no model: 404, not the default

@@ -1,8 +1,9 @@
 """One error type for everything a request can run into: it carries its HTTP status and headers.
 
-Tasks, the data plane and the protocol adapters raise these; each protocol renders them once
-(`render`): `{"detail": ...}` on the typed API, `{"error": ...}` under /v2 as the Open Inference
-Protocol says, with 422 answered as 400 there (the protocol has one status for bad input).
+Tasks, the data plane and the protocol adapters raise these; `error_body` and `protocol_status` say
+how each protocol renders them (app/rest/errors.py and the edge middleware call them): `{"detail": ...}`
+on the typed API, `{"error": ...}` under /v2 as the Open Inference Protocol says, with 422 answered as
+400 there (the protocol has one status for bad input).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
 from app.auth import check_api_key
-from app.dataplane import DataPlane
+from app.dataplane import DataPlane, model_name
 from app.errors import InputError, ModelNotFound
 from app.repository.registry import Registry
 from app.rest.body import read_json_object
@@ -106,7 +106,7 @@ async def predict_digit_image(
 ) -> Response:
     version, model = parse_query(request.query_params)
     context = request.scope.setdefault("state", {})
-    entry = dataplane.find(model or DigitModel.default_model, version, DigitModel, context)
+    entry = dataplane.find(model_name(DigitModel, {}, model), version, DigitModel, context)
     assert isinstance(entry.model, DigitModel)
     image = await asyncio.to_thread(entry.model.parse_image, await file.read(), settings.max_image_pixels)
     return FastJSONResponse(await dataplane.answer(entry, image))

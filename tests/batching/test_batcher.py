@@ -67,18 +67,17 @@ class Blocked:
 
 def test_full_queue_is_refused_at_once() -> None:
     blocked = Blocked()
-    started, release = blocked.started, blocked.release
 
     async def main() -> None:
         batcher: Batcher[int, int] = Batcher("t", blocked, lambda _: 1, 1, 0.0, 2)
         batcher.start()
         running = asyncio.ensure_future(batcher.submit(0, 5))
-        assert await asyncio.to_thread(started.wait, 5)  # the first item is now running, not queued
+        assert await asyncio.to_thread(blocked.started.wait, 5)  # the first item is now running, not queued
         queued = [asyncio.ensure_future(batcher.submit(i, 5)) for i in (1, 2)]
         await asyncio.sleep(0)  # one loop turn: both are in the queue
         with pytest.raises(QueueFull):
             await batcher.submit(3, 5)
-        release.set()
+        blocked.release.set()
         assert await running == 0
         assert [await q for q in queued] == [1, 2]
         await batcher.stop()
@@ -88,18 +87,17 @@ def test_full_queue_is_refused_at_once() -> None:
 
 def test_a_request_that_gives_up_frees_its_place_in_the_queue_at_once() -> None:
     blocked = Blocked()
-    started, release = blocked.started, blocked.release
 
     async def main() -> None:
         batcher: Batcher[int, int] = Batcher("t", blocked, lambda _: 1, 1, 0.0, 1)
         batcher.start()
         running = asyncio.ensure_future(batcher.submit(0, 5))
-        assert await asyncio.to_thread(started.wait, 5)
+        assert await asyncio.to_thread(blocked.started.wait, 5)
         with pytest.raises(DeadlineExceeded):
             await batcher.submit(1, 0.01)  # queued behind the stuck batch, then gives up
         waiting = asyncio.ensure_future(batcher.submit(2, 5))  # takes the freed place: no QueueFull
         await asyncio.sleep(0)
-        release.set()
+        blocked.release.set()
         assert (await running, await waiting) == (0, 2)
         await batcher.stop()
 

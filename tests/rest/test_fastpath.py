@@ -42,6 +42,8 @@ CASES: list[tuple[str, bytes | None, dict[str, str]]] = [
     ("/predict/translate?model=words", b'{"texts": ["king"]}', JSON),
     ("/predict/translate?model=words", b'{"texts": ["king"], "model": "dates"}', JSON),
     ("/predict/translate?model=digit", b'{"texts": ["king"]}', JSON),
+    ("/predict/translate?model=", b'{"texts": ["king"]}', JSON),
+    ("/predict/translate", b'{"texts": ["king"], "model": ""}', JSON),
     ("/predict/translate", b'{"texts": ["\\u2603"]}', JSON),
     ("/predict/translate", b'{"texts": ["1 May 2001"], "beam_size": 9}', JSON),
     ("/predict/translate", b'{"texts": ["1 May 2001"], "model": 3}', JSON),
@@ -72,6 +74,12 @@ def test_byte_identical_with_and_without_the_fast_path(
     assert fast.headers["content-type"] == slow.headers["content-type"]
     assert fast.headers.get("retry-after") == slow.headers.get("retry-after")
     assert fast.headers["x-request-id"] and slow.headers["x-request-id"]
+
+
+def test_an_empty_model_name_names_no_model(client: TestClient) -> None:
+    assert client.post("/predict/translate?model=", json={"texts": ["king"]}).status_code == 404
+    assert client.post("/predict/translate", json={"texts": ["king"], "model": ""}).status_code == 404
+    assert client.post("/predict/digit?model=", json=IMAGE).status_code == 404
 
 
 def test_translate_serves_the_model_named_in_the_query(client: TestClient) -> None:
