@@ -44,8 +44,8 @@ class Metrics(BatchObserver):
         if inline:
             self.inline_batches.labels(model).inc()
 
-    def queue_depth(self, model: str, items: int) -> None:
-        self.queue.labels(model).set(items)
+    def watch_queue(self, model: str, queued_items: Callable[[], int]) -> None:
+        self.queue.labels(model).set_function(queued_items)
 
     def render(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

@@ -64,7 +64,9 @@ class BatchObserver:
 
     def batch_done(self, model: str, items: int, seconds: float, inline: bool) -> None: ...
 
-    def queue_depth(self, model: str, items: int) -> None: ...
+    def watch_queue(self, model: str, queued_items: Callable[[], int]) -> None:
+        """Called once per batcher: `queued_items` says its queue depth whenever asked (a scrape), so
+        requests pay nothing to keep a gauge current."""
 
 
 @dataclass
@@ -100,6 +102,7 @@ class Batcher(Generic[P, R]):
         self.max_batch_delay_s = max_batch_delay_s
         self.max_queue_items = max_queue_items
         self._observer = observer or BatchObserver()
+        self._observer.watch_queue(name, lambda: self._queued_items)
         self._queue: deque[_Pending[P, R]] = deque()
         self._queued_items = 0
         self._wakeup = asyncio.Event()
@@ -124,32 +127,30 @@ class Batcher(Generic[P, R]):
         # An empty queue takes any one request, so a request bigger than the queue is not refused forever.
         if self._queued_items + size > self.max_queue_items and self._queued_items > 0:
             raise QueueFull(f"model {self.name!r} has {self._queued_items} items queued")
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
         pending = _Pending(payload, size, future)
         self._queue.append(pending)
         self._queued_items += size
-        self._observer.queue_depth(self.name, self._queued_items)
         self._wakeup.set()
+        # The deadline fails the future itself: a bare timer, cheaper per request than asyncio.timeout.
+        deadline = loop.call_later(timeout_s, _expire, future, self.name, timeout_s)
         try:
-            async with asyncio.timeout(timeout_s):
-                return await future
-        except TimeoutError:
-            raise DeadlineExceeded(f"no result from model {self.name!r} within {timeout_s:g} s") from None
+            return await future
         finally:
-            # Timed out or cancelled: the future is cancelled with the wait. Still queued, the collector
-            # will drop it, but its items stop counting against the queue now; already running, its
-            # result is discarded.
+            deadline.cancel()
+            # Timed out or cancelled: still queued, the collector will drop it, but its items stop
+            # counting against the queue now; already running, its result is discarded.
             if not pending.taken:
                 self._queued_items -= pending.size
                 pending.size = 0
-                self._observer.queue_depth(self.name, self._queued_items)
 
     def _take(self, batch: list[_Pending[P, R]], items: int) -> int:
         while self._queue and (not batch or items + self._queue[0].size <= self.max_batch_size):
             pending = self._queue.popleft()
             pending.taken = True
             self._queued_items -= pending.size
-            if pending.future.cancelled():
+            if pending.future.done():  # timed out or cancelled while queued
                 continue
             batch.append(pending)
             items += pending.size
@@ -170,7 +171,6 @@ class Batcher(Generic[P, R]):
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), remaining)
                     items = self._take(batch, items)
-            self._observer.queue_depth(self.name, self._queued_items)
             if batch:
                 await self._run(batch, items)
 
@@ -211,6 +211,11 @@ class Batcher(Generic[P, R]):
             sample = seconds / work
             rate = self._seconds_per_work
             self._seconds_per_work = sample if rate is None else 0.8 * rate + 0.2 * sample
+
+
+def _expire(future: asyncio.Future[R], name: str, timeout_s: float) -> None:
+    if not future.done():
+        future.set_exception(DeadlineExceeded(f"no result from model {name!r} within {timeout_s:g} s"))
 
 
 def _timed(run: Callable[[list[P]], list[R]], payloads: list[P]) -> tuple[list[R], float]:

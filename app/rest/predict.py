@@ -9,6 +9,7 @@ parser; so the two cannot answer differently.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -42,8 +43,17 @@ def typed_routes() -> dict[str, Task]:
     return {task.route: task for task in TASKS.values() if task.route}
 
 
-def parse_query(query: QueryParams) -> tuple[int | None, str | None]:
-    """?version= and ?model= (other parameters are ignored)."""
+def parse_query(query_string: bytes) -> tuple[int | None, str | None]:
+    """?version= and ?model= (other parameters are ignored). Short ones are cached: clients repeat the
+    same few query strings, and parsing one costs several times more than looking it up."""
+    if not query_string:
+        return None, None
+    return _parse_query(query_string) if len(query_string) <= 256 else _parse_query.__wrapped__(query_string)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_query(query_string: bytes) -> tuple[int | None, str | None]:
+    query = QueryParams(query_string)
     raw_version = query.get("version")
     version = None
     if raw_version is not None:
@@ -57,7 +67,7 @@ async def predict(request: Request, task: Task) -> Response:
     """Every typed JSON route: auth, query, body -> the data plane -> the JSON answer."""
     state = request.app.state
     check_api_key(request.headers.get("authorization", ""), state.settings)
-    version, model = parse_query(request.query_params)
+    version, model = parse_query(request.scope["query_string"])
     body = await read_json_object(request)
     dataplane: DataPlane = state.dataplane
     return FastJSONResponse(await dataplane.predict(task, body, model, version, request.scope.setdefault("state", {})))
@@ -104,7 +114,7 @@ async def predict_digit_image(
     request: Request, dataplane: DataPlaneDep, settings: SettingsDep,
     file: Annotated[UploadFile, File(description="PNG, JPEG, ... of any size; dark ink on light paper works.")],
 ) -> Response:
-    version, model = parse_query(request.query_params)
+    version, model = parse_query(request.scope["query_string"])
     context = request.scope.setdefault("state", {})
     entry = dataplane.find(model_name(DigitModel, {}, model), version, DigitModel, context)
     assert isinstance(entry.model, DigitModel)

@@ -67,12 +67,14 @@ def check_images(raw: Any, max_items: int) -> np.ndarray:
         raise InputError("'images' is empty; send at least one image")
     if len(images) > max_items:
         raise InputError(f"'images' has {len(images)} images; at most {max_items} per request")
-    if not np.isfinite(images).all():
-        index = int(np.argwhere(~np.isfinite(images))[0][0])
-        if isinstance(raw, list) and any(value is None for row in raw[index] for value in row):
-            raise InputError(f"images[{index}] must contain only numbers, found null")  # numpy reads null as NaN
-        raise InputError(f"images[{index}] contains NaN or infinity")
-    if images.min() < 0.0 or images.max() > 1.0:
+    # The bounds alone decide (NaN fails both comparisons); a bad array is described only once found.
+    low, high = images.min(), images.max()
+    if not (low >= 0.0 and high <= 1.0):
+        if not np.isfinite(images).all():
+            index = int(np.argwhere(~np.isfinite(images))[0][0])
+            if isinstance(raw, list) and any(value is None for row in raw[index] for value in row):
+                raise InputError(f"images[{index}] must contain only numbers, found null")  # numpy reads null as NaN
+            raise InputError(f"images[{index}] contains NaN or infinity")
         index = int(np.argwhere((images < 0) | (images > 1))[0][0])
         raise InputError(f"images[{index}] has pixel values outside [0, 1] (scale 0..255 images by 1/255)")
     return images
