@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
+import shutil
+import tempfile
 from typing import Literal
 
 import uvicorn
@@ -27,6 +31,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="worker processes, or 'auto' for one per core (default %(default)s)")
     args = parser.parse_args(argv)
     workers = settings.model_copy(update={"workers": args.workers}).worker_count
+    if workers > 1 and settings.model_control == "explicit" and settings.state_dir is None:
+        # Explicit load/unload reach one worker; the others read the decision from here (app/repository/control.py).
+        state_dir = tempfile.mkdtemp(prefix="seqserve-")
+        os.environ["SEQSERVE_STATE_DIR"] = state_dir
+        atexit.register(shutil.rmtree, state_dir, True)
     uvicorn.run(
         "app.main:app", host=args.host, port=args.port, workers=workers,
         log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=30,

@@ -65,6 +65,15 @@ class QueueFull(ServeError):
         super().__init__(f"overloaded: {message}; retry shortly", {"Retry-After": RETRY_AFTER_S})
 
 
+class ModelUnavailable(ServeError):
+    """The model version was being unloaded when the request reached it: another version may answer."""
+
+    status = 503
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{message}; retry", {"Retry-After": RETRY_AFTER_S})
+
+
 class DeadlineExceeded(ServeError):
     status = 504
 

@@ -14,6 +14,7 @@ from app import __version__
 from app.dataplane import DataPlane
 from app.logs import configure_logging
 from app.metrics import Metrics, metrics_endpoint
+from app.repository.control import ModelControl
 from app.repository.registry import Registry
 from app.rest import health, playground, predict
 from app.rest.deps import require_api_key
@@ -22,6 +23,7 @@ from app.rest.fastpath import FastPathMiddleware
 from app.rest.middleware import EdgeMiddleware
 from app.rest.predict import add_typed_routes, request_body, typed_routes
 from app.settings import Settings, get_settings
+from app.v2 import repository as v2_repository
 from app.v2 import routes as v2
 
 DESCRIPTION = """Recurrent sequence models served from a model repository on onnxruntime (CUDA or CPU) or TorchScript.
@@ -67,17 +69,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level, settings.log_json)
     metrics = Metrics()
     registry = Registry(settings, metrics)
+    control = ModelControl(registry, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Load in the background: liveness answers at once, readiness turns 200 when every model is warm.
-        loading = asyncio.create_task(registry.load_all(), name="load-models")
+        loading = asyncio.create_task(control.start(), name="load-models")
         try:
             yield
         finally:
             loading.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await loading
+            await control.stop()
             await registry.close()
 
     # FastAPI's native OpenTelemetry asks the global providers on every request; only when asked for.
@@ -86,12 +90,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    telemetry=telemetry)  # type: ignore[arg-type]
     app.state.settings = settings
     app.state.registry = registry
+    app.state.control = control
     app.state.dataplane = DataPlane(registry, settings)
     install_error_handlers(app)
     app.include_router(health.router)
     add_typed_routes(app)
     app.include_router(predict.router)
     app.include_router(v2.router)
+    app.include_router(v2_repository.router)
     app.include_router(playground.router)
     app.add_api_route(
         "/metrics", metrics_endpoint(metrics), methods=["GET"], tags=["health"], include_in_schema=True,

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from app.batching.batcher import BatchObserver
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LOAD_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
@@ -35,6 +36,12 @@ class Metrics(BatchObserver):
                                    buckets=LATENCY_BUCKETS, registry=self.registry)
         self.inline_batches = Counter("seqserve_inline_batches", "Model runs made on the event loop (small, nothing "
                                       "else queued), without a thread hand-off.", ["model"], registry=self.registry)
+        self.model_loads = Counter("seqserve_model_loads", "Loads of a model version (start, poll, explicit), by "
+                                   "result: ok or failed.", ["model", "result"], registry=self.registry)
+        self.model_unloads = Counter("seqserve_model_unloads", "Model versions unloaded (removed or replaced).",
+                                     ["model"], registry=self.registry)
+        self.model_load_seconds = Histogram("seqserve_model_load_seconds", "Time to load, verify and warm a model "
+                                            "version.", ["model"], buckets=LOAD_BUCKETS, registry=self.registry)
         self.model_ready = Gauge("seqserve_model_state", "1 for a model version's current state, 0 for the others.",
                                  ["model", "state"], registry=self.registry)
 

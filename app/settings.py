@@ -8,8 +8,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.repository.policy import VersionPolicy
 
 
 class Settings(BaseSettings):
@@ -19,6 +21,26 @@ class Settings(BaseSettings):
     model_dir: Path = Field(Path("models"), description="Model repository: <model_dir>/<name>/<version>/manifest.json.")
     models: str = Field(
         "", description="Comma-separated model names to load; empty loads every model found in model_dir."
+    )
+    model_control: Literal["none", "poll", "explicit"] = Field(
+        "none",
+        description="none: the repository is read once, at start. poll: it is rescanned every poll_interval_s; "
+        "new, changed and removed version folders are loaded, reloaded and unloaded while serving. explicit: "
+        "POST /v2/repository/models/{name}/load|unload do it (behind the API key).",
+    )
+    poll_interval_s: float = Field(
+        10.0, gt=0.0, description="How often poll mode rescans the repository (and explicit mode, with several "
+        "workers, checks for decisions taken by another worker).",
+    )
+    version_policy: str = Field(
+        "all", description="Versions of each model that serve: all, latest:N, or a list such as 1,3.",
+    )
+    version_policies: dict[str, str] = Field(
+        {}, description='Per-model version policies, as JSON: {"dates": "latest:1"}.',
+    )
+    state_dir: Path | None = Field(
+        None, description="Where explicit load/unload decisions are recorded so that every worker process "
+        "applies them; python -m app makes a temporary one when it starts several workers.",
     )
 
     # --- execution
@@ -92,6 +114,22 @@ class Settings(BaseSettings):
         False, description="Trust X-Forwarded-For/-Proto from a reverse proxy (python -m app); costs a little per "
         "request, so off unless a proxy sits in front.",
     )
+
+    @field_validator("version_policy")
+    @classmethod
+    def _check_policy(cls, value: str) -> str:
+        VersionPolicy.parse(value)
+        return value
+
+    @field_validator("version_policies")
+    @classmethod
+    def _check_policies(cls, value: dict[str, str]) -> dict[str, str]:
+        for policy in value.values():
+            VersionPolicy.parse(policy)
+        return value
+
+    def policy_for(self, model: str) -> VersionPolicy:
+        return VersionPolicy.parse(self.version_policies.get(model, self.version_policy))
 
     @property
     def worker_count(self) -> int:

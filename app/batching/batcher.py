@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from app.errors import DeadlineExceeded, QueueFull
+from app.errors import DeadlineExceeded, ModelUnavailable, QueueFull
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +108,9 @@ class Batcher(Generic[P, R]):
         self._wakeup = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"infer-{name}")
         self._task: asyncio.Task[None] | None = None
+        self._in_flight = 0  # submitted and not yet answered
+        self._closing = False
+        self._drained: asyncio.Future[None] | None = None  # made by close(), set when nothing is in flight
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._collect(), name=f"batcher-{self.name}")
@@ -122,7 +125,17 @@ class Batcher(Generic[P, R]):
                 pending.future.cancel()
         self._executor.shutdown(wait=True)
 
+    async def close(self) -> None:
+        """Take no new requests, answer those already submitted, then stop: an unload loses no request."""
+        self._closing = True
+        if self._in_flight:
+            self._drained = asyncio.get_running_loop().create_future()
+            await self._drained
+        await self.stop()
+
     async def submit(self, payload: P, timeout_s: float) -> R:
+        if self._closing:
+            raise ModelUnavailable(f"model {self.name!r} is being unloaded")
         size = self._size_of(payload)
         # An empty queue takes any one request, so a request bigger than the queue is not refused forever.
         if self._queued_items + size > self.max_queue_items and self._queued_items > 0:
@@ -135,10 +148,14 @@ class Batcher(Generic[P, R]):
         self._wakeup.set()
         # The deadline fails the future itself: a bare timer, cheaper per request than asyncio.timeout.
         deadline = loop.call_later(timeout_s, _expire, future, self.name, timeout_s)
+        self._in_flight += 1
         try:
             return await future
         finally:
             deadline.cancel()
+            self._in_flight -= 1
+            if not self._in_flight and self._drained is not None and not self._drained.done():
+                self._drained.set_result(None)
             # Timed out or cancelled: still queued, the collector will drop it, but its items stop
             # counting against the queue now; already running, its result is discarded.
             if not pending.taken:

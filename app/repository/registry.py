@@ -1,14 +1,24 @@
-"""Finds model versions in the repository, loads and warms each, and keeps their state for health checks.
+"""The serving table: which model versions answer, kept in step with the repository while serving.
 
-A broken version (bad manifest, missing file, sha256 mismatch, provider refused) is recorded with its
-reason and skipped; the others still serve.
+`sync()` compares the repository (the version folders each model's version policy selects) with what
+serves, and acts on the difference: a new version is loaded, verified (sha256) and warmed before it
+takes a request; a version whose files changed is loaded again beside the old one, which serves until
+its successor is ready; a version that left the repository stops taking requests and is unloaded once
+those in flight are answered. A load that fails leaves whatever served in place and says why (the
+entry's `reason`, the log, metrics), and is not tried again until the files change.
+
+A broken version found at start is recorded with its reason and skipped; the others still serve.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,8 +35,24 @@ from app.tasks import TaskModel
 logger = logging.getLogger(__name__)
 
 WARMUP_BATCH_SIZES = (1, 8)
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # a folder directly under the repository
 
 State = Literal["loading", "ready", "failed"]
+
+
+def valid_model_name(name: str) -> bool:
+    return bool(MODEL_NAME.match(name)) and ".." not in name
+
+
+def fingerprint(folder: Path) -> str:
+    """What changes when a file of the folder is replaced, rewritten or removed (names, sizes, mtimes);
+    cheap enough to take for every version at every poll."""
+    try:
+        entries = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns)
+                         for e in os.scandir(folder) if e.is_file(follow_symlinks=False))
+    except OSError:
+        return ""
+    return repr(entries)
 
 
 @dataclass
@@ -41,6 +67,9 @@ class ModelVersion:
     batcher: Batcher[Any, Any] | None = None
     load_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    fingerprint: str = ""  # of the files this entry was loaded from
+    failed_fingerprint: str = ""  # of files that failed to load: not tried again until they change
+    loaded_at: float = 0.0  # unix time
 
     @property
     def key(self) -> str:
@@ -55,47 +84,106 @@ class Registry:
         self.problems: list[str] = []  # repository-level: missing directory, requested model absent
         self.loaded = False
         self.activity = Activity()  # requests in flight, kept by the edge; tells batchers when they are alone
+        # Models this process serves: every one found (None), or those named (SEQSERVE_MODELS, explicit loads).
+        self.wanted: set[str] | None = set(settings.model_names) or None
+        self._lock = asyncio.Lock()  # one sync at a time
+        self._retiring: set[asyncio.Task[None]] = set()
 
-    def discover(self) -> None:
+    # --- the repository
+
+    def scan(self, names: Iterable[str] | None = None) -> tuple[dict[str, tuple[str, int, Path]], list[str]]:
+        """key -> (name, version, folder) for the version folders the policies select, of `names`
+        (default: the wanted models), and the repository-level problems found."""
+        root = self.settings.model_dir
+        problems: list[str] = []
+        if not root.is_dir():
+            return {}, [f"model directory {root} does not exist"]
+        scoped = names is not None
+        if names is None:
+            names = self.wanted if self.wanted is not None else self.model_names()
+        found: dict[str, tuple[str, int, Path]] = {}
+        for name in sorted(names):
+            folders = {int(p.name): p for p in (root / name).glob("*")
+                       if p.is_dir() and p.name.isascii() and p.name.isdigit()} if valid_model_name(name) else {}
+            if not folders:
+                problems.append(f"{root / name}: no version folders (expected {root / name}/<integer>/)")
+            for version in self.settings.policy_for(name).select(list(folders)):
+                found[f"{name}/{version}"] = (name, version, folders[version])
+        if not found and not problems:
+            problems.append(f"no version of {sorted(names)} is selected by its version policy" if scoped
+                            else f"model directory {root} holds no models")
+        return found, problems
+
+    def model_names(self) -> list[str]:
+        """Every model folder in the repository, whether it serves or not."""
         root = self.settings.model_dir
         if not root.is_dir():
-            self.problems.append(f"model directory {root} does not exist")
-            return
-        wanted = self.settings.model_names
-        names = wanted or sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        for name in names:
-            folders = sorted(
-                (p for p in (root / name).glob("*") if p.is_dir() and p.name.isascii() and p.name.isdigit()),
-                key=lambda p: int(p.name),
-            )
-            if not folders:
-                self.problems.append(f"{root / name}: no version folders (expected {root / name}/<integer>/)")
-            for folder in folders:
-                entry = ModelVersion(name, int(folder.name), folder)
-                self.versions[entry.key] = entry
-        if not self.versions and not self.problems:
-            self.problems.append(f"model directory {root} holds no models")
+            return []
+        return sorted(p.name for p in root.iterdir() if p.is_dir() and valid_model_name(p.name))
 
     async def load_all(self) -> None:
-        self.discover()
-        for entry in self.versions.values():
-            self._publish(entry)
-            await self._load(entry)
-            self._publish(entry)
+        await self.sync()
         self.loaded = True
         for problem in self.problems:
             logger.error(problem)
 
-    async def _load(self, entry: ModelVersion) -> None:
+    async def sync(self, names: Iterable[str] | None = None) -> list[str]:
+        """Bring the serving table in step with the repository, for `names` (default: every wanted
+        model, and every model that serves). Returns what went wrong (problems, failed loads)."""
+        async with self._lock:
+            scope = None if names is None else set(names)
+            found, problems = self.scan(scope)
+            if scope is None:
+                self.problems = problems
+            failures = list(problems)
+            for key, (name, version, folder) in found.items():
+                current = self.versions.get(key)
+                prints = fingerprint(folder)
+                if current is not None and prints in (current.fingerprint, current.failed_fingerprint):
+                    continue  # unchanged, or changed into files that already failed
+                error = await self._load(name, version, folder, prints, current)
+                if error:
+                    failures.append(f"{key}: {error}")
+            for key, entry in list(self.versions.items()):
+                if key not in found and (scope is None or entry.name in scope):
+                    await self._retire(entry)
+            return failures
+
+    async def unload(self, name: str) -> None:
+        """Stop serving every version of `name` (in-flight requests are answered first)."""
+        async with self._lock:
+            for entry in [e for e in self.versions.values() if e.name == name]:
+                await self._retire(entry)
+
+    # --- one version
+
+    async def _load(self, name: str, version: int, folder: Path, prints: str,
+                    current: ModelVersion | None) -> str:
+        """Load (or reload) one version; "" when it serves, else why not."""
+        entry = ModelVersion(name, version, folder, fingerprint=prints)
+        serving = current is not None and current.state == "ready"
+        if not serving:
+            self.versions[entry.key] = entry
+            self._publish(entry)
         started = time.perf_counter()
         try:
-            model = await asyncio.to_thread(load_model, entry.folder, self.settings)
+            model = await asyncio.to_thread(load_model, folder, self.settings)
             for payload in model.warmup_payloads(list(WARMUP_BATCH_SIZES) if self.settings.warmup else []):
                 await asyncio.to_thread(model.run_batch, [payload])
+            if fingerprint(folder) != prints:  # written to while it loaded: take it at the next look
+                raise ManifestError(f"{folder}: files changed while loading")
         except (ManifestError, BackendError, OSError, KeyError, ValueError, RuntimeError) as exc:
-            entry.state, entry.reason = "failed", str(exc)
+            self._count_load(entry.key, "failed", time.perf_counter() - started)
+            if serving:
+                assert current is not None
+                current.failed_fingerprint = prints
+                current.reason = f"new files failed to load, still serving the previous ones: {exc}"
+                logger.error("model %s not reloaded, the loaded files still serve: %s", entry.key, exc)
+                return str(exc)
+            entry.state, entry.reason, entry.failed_fingerprint = "failed", str(exc), prints
+            self._publish(entry)
             logger.error("model %s not loaded: %s", entry.key, exc)
-            return
+            return str(exc)
         backend = model.backend
         entry.manifest, entry.model, entry.warnings = model.manifest, model, list(backend.warnings)
         entry.batcher = Batcher(
@@ -105,23 +193,77 @@ class Registry:
         )
         entry.batcher.start()
         entry.load_s = time.perf_counter() - started
+        entry.loaded_at = time.time()
         entry.state = "ready"
-        logger.info("model %s ready on %s/%s in %.2f s", entry.key, backend.name, backend.provider, entry.load_s)
+        self.versions[entry.key] = entry  # from here on, new requests reach the new files
+        self._publish(entry)
+        self._count_load(entry.key, "ok", entry.load_s)
+        logger.info("model %s %s on %s/%s in %.2f s", entry.key, "reloaded" if serving else "ready",
+                    backend.name, backend.provider, entry.load_s)
+        if serving:
+            assert current is not None
+            self._drain(current)
+        return ""
+
+    async def _retire(self, entry: ModelVersion) -> None:
+        if self.versions.get(entry.key) is entry:
+            del self.versions[entry.key]  # no new request finds it
+            self._unpublish(entry)
+        await self._close(entry)
+
+    def _drain(self, entry: ModelVersion) -> None:
+        """Unload a replaced version in the background, once its requests are answered."""
+        task = asyncio.get_running_loop().create_task(self._close(entry), name=f"drain-{entry.key}")
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _close(self, entry: ModelVersion) -> None:
+        if entry.batcher is not None:
+            await entry.batcher.close()  # those in flight are answered first
+            replaced = entry.key in self.versions
+            if self.metrics is not None:
+                self.metrics.model_unloads.labels(entry.key).inc()
+                if not replaced:  # a successor of the same key reports its own queue
+                    with contextlib.suppress(KeyError):
+                        self.metrics.queue.remove(entry.key)
+            logger.info("model %s unloaded (%s)", entry.key, "replaced" if replaced else "removed")
+
+    # --- metrics
 
     def _publish(self, entry: ModelVersion) -> None:
         if self.metrics is not None:
             for state in ("loading", "ready", "failed"):
                 self.metrics.model_ready.labels(entry.key, state).set(1 if entry.state == state else 0)
 
+    def _unpublish(self, entry: ModelVersion) -> None:
+        if self.metrics is not None:
+            for state in ("loading", "ready", "failed"):
+                with contextlib.suppress(KeyError):
+                    self.metrics.model_ready.remove(entry.key, state)
+
+    def _count_load(self, key: str, result: str, seconds: float) -> None:
+        if self.metrics is not None:
+            self.metrics.model_loads.labels(key, result).inc()
+            if result == "ok":
+                self.metrics.model_load_seconds.labels(key).observe(seconds)
+
+    # --- serving
+
     async def close(self) -> None:
+        for task in list(self._retiring):
+            await task
         for entry in self.versions.values():
             if entry.batcher is not None:
                 await entry.batcher.stop()
 
     @property
     def ready(self) -> bool:
-        return (self.loaded and not self.problems and bool(self.versions)
-                and all(v.state == "ready" for v in self.versions.values()))
+        """Loaded, and every model in the table has a version that serves (a failed new or changed
+        version beside a serving one does not take the process out of rotation)."""
+        if not (self.loaded and not self.problems and self.versions):
+            return False
+        serving = {v.name for v in self.versions.values() if v.state == "ready"}
+        return all(v.name in serving for v in self.versions.values())
 
     def get(self, name: str, version: int | None = None, task: str | None = None) -> ModelVersion:
         candidates = [v for v in self.versions.values() if v.name == name and v.state == "ready"

@@ -116,7 +116,8 @@ async def predict_digit_image(
 ) -> Response:
     version, model = parse_query(request.scope["query_string"])
     context = request.scope.setdefault("state", {})
+    dataplane.find(model_name(DigitModel, {}, model), version, DigitModel, context)  # 404 before decoding
+    image = await asyncio.to_thread(DigitModel.parse_image, await file.read(), settings.max_image_pixels)
+    # Found again after the awaits, so a version unloaded meanwhile is not the one asked to run.
     entry = dataplane.find(model_name(DigitModel, {}, model), version, DigitModel, context)
-    assert isinstance(entry.model, DigitModel)
-    image = await asyncio.to_thread(entry.model.parse_image, await file.read(), settings.max_image_pixels)
     return FastJSONResponse(await dataplane.answer(entry, image))

@@ -127,7 +127,8 @@ class DigitModel(TaskModel[np.ndarray, np.ndarray]):
         self.reject_unknown(body)
         return check_images(require(body, "images"), self.max_items)
 
-    def parse_image(self, data: bytes, max_pixels: int) -> np.ndarray:
+    @staticmethod
+    def parse_image(data: bytes, max_pixels: int) -> np.ndarray:
         """An uploaded picture (any size, dark ink on light paper works) -> a one-image payload."""
         if not data:
             raise InputError("uploaded file is empty")

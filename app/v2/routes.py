@@ -49,7 +49,7 @@ def metadata(registry: Registry, entry: ModelVersion) -> dict[str, Any]:
 
 @router.get("", summary="Server metadata")
 async def server_metadata() -> dict[str, Any]:
-    return {"name": "seqserve", "version": __version__, "extensions": ["binary_tensor_data"]}
+    return {"name": "seqserve", "version": __version__, "extensions": ["binary_tensor_data", "model_repository"]}
 
 
 @router.get("/health/live", summary="Server liveness")
@@ -93,11 +93,13 @@ async def model_version_ready(name: ModelName, version: ModelVersionPath, regist
 
 
 async def _infer(request: Request, dataplane: DataPlaneDep, name: str, version: str | None) -> Response:
-    entry = dataplane.find(name, version_number(name, version), context=request.scope.setdefault("state", {}))
     header = request.headers.get("inference-header-content-length")
     if header is not None and not (header.isascii() and header.isdigit()):
         raise CodecError("Inference-Header-Content-Length must be an integer")
-    parsed = parse_infer_request(await request.body(), int(header) if header is not None else None)
+    body = await request.body()
+    # No await from finding the version to submitting to its batcher: an unload cannot come between.
+    entry = dataplane.find(name, version_number(name, version), context=request.scope.setdefault("state", {}))
+    parsed = parse_infer_request(body, int(header) if header is not None else None)
     outputs = await dataplane.infer(entry, parsed.inputs)
     body, headers = encode_infer_response(entry.name, entry.version, parsed, outputs)
     return Response(body, headers=headers)

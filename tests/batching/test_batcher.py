@@ -207,3 +207,34 @@ def test_nothing_runs_on_the_loop_while_other_requests_are_in_flight() -> None:
 
     asyncio.run(main())
     assert [inline for _, inline in recorder.runs] == [False, True, False, False, True]
+
+
+def test_close_answers_requests_in_flight_and_refuses_new_ones() -> None:
+    release = threading.Event()
+
+    def slow(batch: list[int]) -> list[int]:
+        release.wait(5)
+        return [x + 1 for x in batch]
+
+    async def main() -> tuple[list[int], Exception | None, bool]:
+        batcher: Batcher[int, int] = Batcher("t", slow, lambda _: 1, 8, 0.0, 100)
+        batcher.start()
+        submitted = [asyncio.ensure_future(batcher.submit(i, 5)) for i in range(3)]
+        await asyncio.sleep(0.05)
+        closing = asyncio.ensure_future(batcher.close())
+        await asyncio.sleep(0.05)
+        closed_early = closing.done()
+        refused = None
+        try:
+            await batcher.submit(9, 5)
+        except Exception as exc:  # the test inspects it
+            refused = exc
+        release.set()
+        results = await asyncio.gather(*submitted)
+        await closing
+        return results, refused, closed_early
+
+    results, refused, closed_early = run(main())
+    assert results == [1, 2, 3]
+    assert not closed_early  # close() waited for the requests in flight
+    assert refused is not None and getattr(refused, "status", None) == 503

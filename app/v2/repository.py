@@ -1,0 +1,69 @@
+"""The Open Inference Protocol's model repository extension: the index, and explicit load and unload
+(`SEQSERVE_MODEL_CONTROL=explicit`), behind the API key. Load and unload answer when they are done."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Request
+from starlette.responses import Response
+
+from app.errors import BadRequest
+from app.repository.control import ModelControl
+from app.rest.deps import Authorized
+from app.rest.responses import FastJSONResponse
+
+router = APIRouter(prefix="/v2/repository", tags=["open inference protocol (v2)"], dependencies=[Authorized])
+
+ModelName = Annotated[str, Path(description="Model name (a folder of the repository)", examples=["dates"])]
+
+
+async def get_control(request: Request) -> ModelControl:
+    control: ModelControl = request.app.state.control
+    return control
+
+
+ControlDep = Annotated[ModelControl, Depends(get_control)]
+
+
+async def read_parameters(request: Request) -> dict[str, Any]:
+    """The optional JSON body: {"parameters": {...}} for load and unload, {"ready": bool} for the index."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    return body
+
+
+@router.post("/index", summary="Every model version in the repository, with its state")
+async def repository_index(request: Request, control: ControlDep) -> Response:
+    ready = (await read_parameters(request)).get("ready", False)
+    if not isinstance(ready, bool):
+        raise BadRequest("'ready' must be true or false")
+    return FastJSONResponse(control.index(ready_only=ready))
+
+
+@router.post("/models/{name}/load", summary="Load a model, or reload what changed of it (explicit mode)")
+async def load_model(name: ModelName, request: Request, control: ControlDep) -> Response:
+    parameters = (await read_parameters(request)).get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise BadRequest("'parameters' must be an object")
+    if parameters:  # Triton's config override and file upload: the repository on disk is the only source
+        raise BadRequest(f"load parameters are not supported: {sorted(parameters)}; put the files in the repository")
+    await control.load(name)
+    return FastJSONResponse({})
+
+
+@router.post("/models/{name}/unload", summary="Unload every version of a model (explicit mode)")
+async def unload_model(name: ModelName, request: Request, control: ControlDep) -> Response:
+    parameters = (await read_parameters(request)).get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise BadRequest("'parameters' must be an object")
+    await control.unload(name)  # unload_dependents has no meaning here: no model depends on another
+    return FastJSONResponse({})
