@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="worker processes, or 'auto' for one per core (default %(default)s)")
     args = parser.parse_args(argv)
     workers = settings.model_copy(update={"workers": args.workers}).worker_count
+    # Every worker builds its settings from the environment: what the command line said goes there too
+    # (the gRPC server binds the same host, and shares its port only between workers of one server).
+    os.environ["SEQSERVE_HOST"], os.environ["SEQSERVE_WORKERS"] = args.host, str(workers)
+    get_settings.cache_clear()
     if workers > 1 and settings.model_control == "explicit" and settings.state_dir is None:
         # Explicit load/unload reach one worker; the others read the decision from here (app/repository/control.py).
         state_dir = tempfile.mkdtemp(prefix="seqserve-")

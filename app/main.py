@@ -12,6 +12,7 @@ from starlette.types import ASGIApp
 
 from app import __version__
 from app.dataplane import DataPlane
+from app.grpc.server import GrpcServer
 from app.logs import configure_logging
 from app.metrics import Metrics, metrics_endpoint
 from app.repository.control import ModelControl
@@ -75,9 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Load in the background: liveness answers at once, readiness turns 200 when every model is warm.
         loading = asyncio.create_task(control.start(), name="load-models")
+        await grpc_server.start()
         try:
             yield
         finally:
+            await grpc_server.stop()
             loading.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await loading
@@ -92,6 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = registry
     app.state.control = control
     app.state.dataplane = DataPlane(registry, settings)
+    grpc_server = GrpcServer(registry, app.state.dataplane, settings, metrics)
+    app.state.grpc = grpc_server
     install_error_handlers(app)
     app.include_router(health.router)
     add_typed_routes(app)

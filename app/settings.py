@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     # --- server (python -m app)
     host: str = Field("127.0.0.1", description="Interface to bind.")
     port: int = Field(8000, ge=1, le=65535, description="Port to bind.")
+    grpc_port: int = Field(
+        8001, ge=0, le=65535, description="Port of the Open Inference Protocol over gRPC (Triton's default); "
+        "0 turns it off. Same host as HTTP.",
+    )
     workers: int | Literal["auto"] = Field(
         "auto", description="Server worker processes (python -m app); each loads every model and its own "
         "batchers. auto: one per core this process may use (CPU affinity, and a container's CPU quota).",

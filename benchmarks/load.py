@@ -80,7 +80,7 @@ def bodies(work: Path, peer_request: Path | None) -> dict[str, tuple[str, Path]]
 def start(repo: Path, port: int, env_extra: dict[str, str], checkout: Path = ROOT) -> subprocess.Popen[bytes]:
     """`python -m app` of `checkout` over the model repository `repo`, on loopback, once it is ready."""
     env = {**os.environ, "SEQSERVE_MODEL_DIR": str(repo), "SEQSERVE_DEVICE": "cpu", "SEQSERVE_LOG_LEVEL": "warning",
-           "SEQSERVE_WORKERS": "1", **env_extra}  # one process unless asked: what a batcher does alone
+           "SEQSERVE_WORKERS": "1", "SEQSERVE_GRPC_PORT": "0", **env_extra}  # one process unless asked
     process = subprocess.Popen([sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
                                cwd=checkout, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

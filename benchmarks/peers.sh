@@ -32,7 +32,7 @@ pixels = json.loads((peers / "model" / "request.json").read_text())["pixels"]
 PYEOF
 
 serve() {  # PORT WORKERS
-  SEQSERVE_MODEL_DIR="$WORK/models" SEQSERVE_DEVICE=cpu SEQSERVE_LOG_LEVEL=warning \
+  SEQSERVE_MODEL_DIR="$WORK/models" SEQSERVE_DEVICE=cpu SEQSERVE_LOG_LEVEL=warning SEQSERVE_GRPC_PORT=0 \
     "$PY" -m app --host 127.0.0.1 --port "$1" --workers "$2" > "$WORK/server-$1.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 100); do

@@ -77,6 +77,7 @@ def stalled(client: TestClient, model: str = "digit") -> Iterator[Stall]:
 
 
 def make_client(**overrides: object) -> TestClient:
+    overrides.setdefault("grpc_port", 0)  # many apps in one process: no gRPC unless a test asks for it
     settings = Settings(model_dir=overrides.pop("model_dir", MODELS), device="cpu", **overrides)  # type: ignore[arg-type]
     return TestClient(create_app(settings), raise_server_exceptions=False)
 
@@ -100,7 +101,7 @@ def spawn_server(*args: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
     """`python -m app` in its own process on a free loopback port, ready to serve; returns (process, url)."""
     port = free_port()
     full_env = {**os.environ, "SEQSERVE_MODEL_DIR": str(MODELS), "SEQSERVE_DEVICE": "cpu", "SEQSERVE_WORKERS": "1",
-                **env}
+                "SEQSERVE_GRPC_PORT": "0", **env}
     process = subprocess.Popen([sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port), *args],
                                cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

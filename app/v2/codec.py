@@ -26,7 +26,7 @@ class InferRequest:
     requested: list[str] | None
 
 
-def _decode_bytes(raw: bytes, count: int, name: str) -> list[bytes]:
+def decode_bytes(raw: bytes, count: int, name: str) -> list[bytes]:
     items, offset = [], 0
     for _ in range(count):
         if offset + 4 > len(raw):
@@ -93,7 +93,7 @@ def parse_infer_request(body: bytes, header_length: int | None) -> InferRequest:
             raw = binary[offset : offset + size]
             offset += size
             if datatype == "BYTES":
-                data: np.ndarray | list[bytes] = _decode_bytes(raw, count, name)
+                data: np.ndarray | list[bytes] = decode_bytes(raw, count, name)
             else:
                 dtype = DTYPES[datatype]
                 if size != count * dtype.itemsize:
@@ -136,16 +136,22 @@ def parse_infer_request(body: bytes, header_length: int | None) -> InferRequest:
                         binary_default, requested)
 
 
+def select_outputs(requested: list[str] | None, outputs: list[Tensor]) -> list[Tensor]:
+    """The outputs a request asked for (all when it names none), or a CodecError naming unknown ones."""
+    if not requested:
+        return outputs
+    known = {t.name for t in outputs}
+    unknown = [n for n in requested if n not in known]
+    if unknown:
+        raise CodecError(f"unknown output(s) {unknown}; this model has {sorted(known)}")
+    return [t for t in outputs if t.name in requested]
+
+
 def encode_infer_response(
     model: str, version: int, request: InferRequest, outputs: list[Tensor]
 ) -> tuple[bytes, dict[str, str]]:
     """The response body and its headers; binary when any output asks for it."""
-    if request.requested is not None:
-        known = {t.name for t in outputs}
-        unknown = [n for n in request.requested if n not in known]
-        if unknown:
-            raise CodecError(f"unknown output(s) {unknown}; this model has {sorted(known)}")
-        outputs = [t for t in outputs if t.name in request.requested]
+    outputs = select_outputs(request.requested, outputs)
     entries, blobs = [], []
     for tensor in outputs:
         entry: dict[str, Any] = {"name": tensor.name, "datatype": tensor.datatype, "shape": tensor.shape}

@@ -21,6 +21,7 @@ router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"])
 ModelName = Annotated[str, Path(description="Model name", examples=["dates"])]
 ModelVersionPath = Annotated[str, Path(description="Model version", examples=["1"])]
 
+EXTENSIONS = ["binary_tensor_data", "model_repository"]
 PLATFORMS = {"onnx": "onnxruntime_onnx", "torchscript": "pytorch_libtorch"}
 
 
@@ -49,7 +50,7 @@ def metadata(registry: Registry, entry: ModelVersion) -> dict[str, Any]:
 
 @router.get("", summary="Server metadata")
 async def server_metadata() -> dict[str, Any]:
-    return {"name": "seqserve", "version": __version__, "extensions": ["binary_tensor_data", "model_repository"]}
+    return {"name": "seqserve", "version": __version__, "extensions": EXTENSIONS}
 
 
 @router.get("/health/live", summary="Server liveness")

@@ -26,7 +26,9 @@ def test_serve_extra_installs_and_serves_without_torch(tmp_path: Path) -> None:
     assert check.returncode == 0, check.stderr
     assert "site-packages" in check.stdout  # the installed package, not this checkout
     port = free_port()
-    env = {**os.environ, "SEQSERVE_MODEL_DIR": str(MODELS), "SEQSERVE_PORT": str(port), "SEQSERVE_DEVICE": "cpu"}
+    grpc_port = free_port()
+    env = {**os.environ, "SEQSERVE_MODEL_DIR": str(MODELS), "SEQSERVE_PORT": str(port), "SEQSERVE_DEVICE": "cpu",
+           "SEQSERVE_GRPC_PORT": str(grpc_port)}
     server = subprocess.Popen([python, "-m", "app"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
@@ -41,6 +43,10 @@ r = httpx.post('http://127.0.0.1:{port}/predict/translate', json={{'texts': ['3 
 print(r.json()['translations'][0]['text'])
 """], capture_output=True, text=True, timeout=120)
         assert ready.stdout.strip() == "1998-03-03", ready.stderr
+        # gRPC from the same minimal install, on its own port (several workers share it)
+        import tritonclient.grpc as triton_grpc
+
+        assert triton_grpc.InferenceServerClient(f"127.0.0.1:{grpc_port}").is_server_ready()
     finally:
         server.terminate()
         server.wait(timeout=30)

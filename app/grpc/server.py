@@ -1,0 +1,208 @@
+"""The gRPC server: Triton's `inference.GRPCInferenceService`, in the same process and event loop as
+HTTP, calling the same data plane (registry, batchers, tasks). Its messages are the ones tritonclient is
+generated from, as NVIDIA ships them in `tritonclient.grpc`, so Triton's clients work unchanged.
+
+Errors are `ServeError`s turned into status codes (`STATUS_CODES`); the API key travels as
+`authorization` metadata, as the REST header does, and guards the same calls (inference).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from tritonclient.grpc import service_pb2 as pb
+from tritonclient.grpc import service_pb2_grpc as pb_grpc
+
+from app import __version__
+from app.auth import check_api_key
+from app.dataplane import DataPlane
+from app.errors import ModelNotFound, ServeError
+from app.grpc.codec import infer_response, parse_inputs
+from app.metrics import Metrics
+from app.repository.registry import Registry
+from app.settings import Settings
+from app.v2.routes import EXTENSIONS, metadata, version_number
+
+logger = logging.getLogger(__name__)
+
+STATUS_CODES = {
+    400: grpc.StatusCode.INVALID_ARGUMENT, 401: grpc.StatusCode.UNAUTHENTICATED, 404: grpc.StatusCode.NOT_FOUND,
+    413: grpc.StatusCode.RESOURCE_EXHAUSTED, 415: grpc.StatusCode.INVALID_ARGUMENT,
+    422: grpc.StatusCode.INVALID_ARGUMENT, 503: grpc.StatusCode.UNAVAILABLE, 504: grpc.StatusCode.DEADLINE_EXCEEDED,
+}
+
+Reply = TypeVar("Reply")
+
+
+class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
+    def __init__(self, registry: Registry, dataplane: DataPlane, settings: Settings, metrics: Metrics) -> None:
+        self.registry = registry
+        self.dataplane = dataplane
+        self.settings = settings
+        self.metrics = metrics
+
+    async def _answer(self, rpc: str, context: grpc.aio.ServicerContext,
+                      work: Callable[[], Awaitable[Reply]], model: str = "") -> Reply:
+        """Run one call: a ServeError becomes its status code; the request is counted like HTTP ones."""
+        started = time.perf_counter()
+        status = "OK"
+        try:
+            return await work()
+        except ServeError as exc:
+            code = STATUS_CODES.get(exc.status, grpc.StatusCode.INTERNAL)
+            status = code.name
+            await context.abort(code, exc.message)
+            raise  # abort raises; this line keeps type checkers informed
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            status = "INTERNAL"
+            logger.exception("gRPC %s failed", rpc)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+            raise
+        finally:
+            route = f"grpc:{rpc}"
+            self.metrics.requests.labels(route, model, status).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+
+    def _authorize(self, context: grpc.aio.ServicerContext) -> None:
+        metadata = dict(context.invocation_metadata() or ())
+        check_api_key(str(metadata.get("authorization", "")), self.settings)
+
+    # --- health and metadata (open, as on HTTP)
+
+    async def ServerLive(self, request: pb.ServerLiveRequest, context: Any) -> pb.ServerLiveResponse:
+        return pb.ServerLiveResponse(live=True)
+
+    async def ServerReady(self, request: pb.ServerReadyRequest, context: Any) -> pb.ServerReadyResponse:
+        return pb.ServerReadyResponse(ready=self.registry.ready)
+
+    async def ModelReady(self, request: pb.ModelReadyRequest, context: Any) -> pb.ModelReadyResponse:
+        try:
+            self.registry.get(request.name, version_number(request.name, request.version or None))
+        except ModelNotFound:
+            return pb.ModelReadyResponse(ready=False)
+        return pb.ModelReadyResponse(ready=True)
+
+    async def ServerMetadata(self, request: pb.ServerMetadataRequest, context: Any) -> pb.ServerMetadataResponse:
+        return pb.ServerMetadataResponse(name="seqserve", version=__version__, extensions=EXTENSIONS)
+
+    async def ModelMetadata(self, request: pb.ModelMetadataRequest, context: Any) -> pb.ModelMetadataResponse:
+        async def work() -> pb.ModelMetadataResponse:
+            entry = self.registry.get(request.name, version_number(request.name, request.version or None))
+            described = metadata(self.registry, entry)
+
+            def tensors(kind: str) -> list[pb.ModelMetadataResponse.TensorMetadata]:
+                return [pb.ModelMetadataResponse.TensorMetadata(name=t["name"], datatype=t["datatype"],
+                                                                shape=t["shape"]) for t in described[kind]]
+
+            return pb.ModelMetadataResponse(name=described["name"], versions=described["versions"],
+                                            platform=described["platform"], inputs=tensors("inputs"),
+                                            outputs=tensors("outputs"))
+
+        return await self._answer("ModelMetadata", context, work, request.name)
+
+    # --- inference
+
+    async def _infer(self, request: pb.ModelInferRequest) -> pb.ModelInferResponse:
+        activity = self.registry.activity  # so a batcher knows it is not alone (inline runs)
+        activity.enter()
+        try:
+            inputs = parse_inputs(request)
+            # No await from finding the version to submitting to its batcher: an unload cannot come between.
+            entry = self.dataplane.find(request.model_name,
+                                        version_number(request.model_name, request.model_version or None))
+            outputs = await self.dataplane.infer(entry, inputs)
+            return infer_response(entry.name, entry.version, request, outputs)
+        finally:
+            activity.leave()
+
+    async def ModelInfer(self, request: pb.ModelInferRequest, context: Any) -> pb.ModelInferResponse:
+        async def work() -> pb.ModelInferResponse:
+            self._authorize(context)
+            return await self._infer(request)
+
+        return await self._answer("ModelInfer", context, work, request.model_name)
+
+    async def ModelStreamInfer(self, requests: AsyncIterator[pb.ModelInferRequest],
+                               context: Any) -> AsyncIterator[pb.ModelStreamInferResponse]:
+        """Requests of one stream run concurrently (so they batch); each answer, or the error of its
+        request, goes back as soon as it is ready, carrying the request's id."""
+        try:
+            self._authorize(context)
+        except ServeError as exc:
+            await context.abort(STATUS_CODES.get(exc.status, grpc.StatusCode.INTERNAL), exc.message)
+        answers: asyncio.Queue[pb.ModelStreamInferResponse | None] = asyncio.Queue()
+        running: set[asyncio.Task[None]] = set()
+
+        async def answer(request: pb.ModelInferRequest) -> None:
+            started, status = time.perf_counter(), "OK"
+            try:
+                await answers.put(pb.ModelStreamInferResponse(infer_response=await self._infer(request)))
+            except ServeError as exc:
+                status = STATUS_CODES.get(exc.status, grpc.StatusCode.INTERNAL).name
+                await answers.put(pb.ModelStreamInferResponse(
+                    error_message=exc.message, infer_response=pb.ModelInferResponse(id=request.id)))
+            finally:
+                self.metrics.requests.labels("grpc:ModelStreamInfer", request.model_name, status).inc()
+                self.metrics.latency.labels("grpc:ModelStreamInfer").observe(time.perf_counter() - started)
+
+        async def read() -> None:
+            async for request in requests:
+                task = asyncio.create_task(answer(request))
+                running.add(task)
+                task.add_done_callback(running.discard)
+            while running:
+                await asyncio.gather(*list(running))
+            await answers.put(None)
+
+        reader = asyncio.create_task(read())
+        try:
+            while (message := await answers.get()) is not None:
+                yield message
+            await reader
+        finally:
+            reader.cancel()
+            for task in list(running):
+                task.cancel()
+
+
+class GrpcServer:
+    """Started and stopped with the app (its lifespan); off when SEQSERVE_GRPC_PORT=0."""
+
+    def __init__(self, registry: Registry, dataplane: DataPlane, settings: Settings, metrics: Metrics) -> None:
+        self.settings = settings
+        self.service = InferenceService(registry, dataplane, settings, metrics)
+        self.server: grpc.aio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        settings = self.settings
+        if settings.grpc_port == 0:
+            return
+        self.server = grpc.aio.server(options=[
+            ("grpc.max_receive_message_length", settings.max_body_bytes),
+            ("grpc.max_send_message_length", -1),
+            # Worker processes of one server share the port; separate servers must not.
+            ("grpc.so_reuseport", 1 if settings.worker_count > 1 else 0),
+        ])
+        pb_grpc.add_GRPCInferenceServiceServicer_to_server(self.service, self.server)
+        address = f"{settings.host}:{settings.grpc_port}"
+        try:
+            self.port = self.server.add_insecure_port(address)
+        except RuntimeError as exc:
+            raise RuntimeError(f"gRPC cannot listen on {address} ({exc}); set SEQSERVE_GRPC_PORT, 0 turns it off") \
+                from None
+        await self.server.start()
+        logger.info("gRPC (Open Inference Protocol) on %s", address)
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        if self.server is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.server.stop(grace_s)

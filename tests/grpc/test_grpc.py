@@ -1,0 +1,180 @@
+"""tritonclient.grpc (and its asyncio client) against a real server: health, metadata, inference with raw
+and typed contents equal to the typed HTTP answers, streaming, and errors as gRPC status codes."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import signal
+from collections.abc import Iterator
+
+import grpc
+import httpx
+import numpy as np
+import pytest
+import tritonclient.grpc as triton
+import tritonclient.grpc.aio as triton_aio
+from tritonclient.grpc import service_pb2 as pb
+from tritonclient.grpc import service_pb2_grpc as pb_grpc
+from tritonclient.utils import InferenceServerException
+
+from app.tasks.digit import DIGIT_EXAMPLE
+from tests.conftest import free_port, spawn_server
+
+KEY = "grpc-secret"
+
+
+@pytest.fixture(scope="module")
+def urls() -> Iterator[tuple[str, str]]:
+    """(HTTP url, gRPC address) of one server with an API key and a 1 MiB message limit."""
+    grpc_port = free_port()
+    process, url = spawn_server(SEQSERVE_GRPC_PORT=str(grpc_port), SEQSERVE_API_KEY=KEY,
+                                SEQSERVE_MAX_BODY_BYTES=str(1024 * 1024))
+    try:
+        yield url, f"127.0.0.1:{grpc_port}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def client(urls: tuple[str, str]) -> triton.InferenceServerClient:
+    return triton.InferenceServerClient(urls[1])
+
+
+AUTH = {"authorization": f"Bearer {KEY}"}
+
+
+def typed(url: str, path: str, body: dict[str, object]) -> dict[str, object]:
+    response = httpx.post(f"{url}{path}", json=body, headers={"Authorization": f"Bearer {KEY}"})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_health_and_metadata(client: triton.InferenceServerClient) -> None:
+    assert client.is_server_live() and client.is_server_ready()
+    for name in ("digit", "sine", "dates", "words"):
+        assert client.is_model_ready(name) and client.is_model_ready(name, "1")
+    assert not client.is_model_ready("nope") and not client.is_model_ready("digit", "9")
+    assert {"binary_tensor_data", "model_repository"} <= set(client.get_server_metadata().extensions)
+    digit = client.get_model_metadata("digit", as_json=True)
+    assert digit["platform"] == "onnxruntime_onnx" and digit["versions"] == ["1"]
+    assert digit["inputs"] == [{"name": "images", "datatype": "FP32", "shape": ["-1", "28", "28"]}]
+    assert [o["name"] for o in digit["outputs"]] == ["probabilities", "digit"]
+    assert client.get_model_metadata("dates", "1").inputs[0].datatype == "BYTES"
+
+
+def digit_inputs() -> list[triton.InferInput]:
+    images = np.array([DIGIT_EXAMPLE, DIGIT_EXAMPLE], dtype=np.float32)
+    tensor = triton.InferInput("images", list(images.shape), "FP32")
+    tensor.set_data_from_numpy(images)
+    return [tensor]
+
+
+def test_every_model_answers_as_the_typed_api(client: triton.InferenceServerClient, urls: tuple[str, str]) -> None:
+    url = urls[0]
+    result = client.infer("digit", digit_inputs(), headers=AUTH)
+    answer = typed(url, "/predict/digit", {"images": [DIGIT_EXAMPLE, DIGIT_EXAMPLE]})["predictions"]
+    assert result.as_numpy("digit").tolist() == [p["digit"] for p in answer] == [7, 7]  # type: ignore[union-attr]
+    np.testing.assert_allclose(result.as_numpy("probabilities"), [p["probabilities"] for p in answer], atol=1e-6)  # type: ignore[union-attr]
+
+    series = np.sin(0.2 * np.arange(64, dtype=np.float32))[None].repeat(2, axis=0)
+    inputs = [triton.InferInput("series", list(series.shape), "FP32"), triton.InferInput("horizon", [1], "INT64")]
+    inputs[0].set_data_from_numpy(series)
+    inputs[1].set_data_from_numpy(np.array([8], dtype=np.int64))
+    result = client.infer("sine", inputs, outputs=[triton.InferRequestedOutput("forecast")], headers=AUTH)
+    answer = typed(url, "/predict/sine", {"series": series.tolist(), "horizon": 8})
+    np.testing.assert_allclose(result.as_numpy("forecast"), answer["forecasts"], atol=1e-5)  # type: ignore[arg-type]
+    assert result.get_output("scores") is None  # only the requested output comes back
+
+    for model, texts in (("dates", ["3 March 1998", "1er mai 2001"]), ("words", ["man", "king"])):
+        tensor = triton.InferInput("texts", [2], "BYTES")
+        tensor.set_data_from_numpy(np.array([t.encode() for t in texts], dtype=np.object_))
+        result = client.infer(model, [tensor], headers=AUTH)
+        answer = typed(url, f"/predict/translate?model={model}", {"texts": texts})
+        assert [t.decode() for t in result.as_numpy("translations")] == [t["text"] for t in answer["translations"]]  # type: ignore[index]
+        np.testing.assert_allclose(result.as_numpy("scores"), [t["score"] for t in answer["translations"]], atol=1e-5)  # type: ignore[index]
+
+
+def test_typed_contents_equal_raw_contents(urls: tuple[str, str], client: triton.InferenceServerClient) -> None:
+    """Clients other than tritonclient often send typed `contents` instead of raw bytes."""
+    stub = pb_grpc.GRPCInferenceServiceStub(grpc.insecure_channel(urls[1]))
+    metadata = tuple(AUTH.items())
+    request = pb.ModelInferRequest(model_name="digit", model_version="1", id="typed")
+    images = request.inputs.add(name="images", datatype="FP32", shape=[1, 28, 28])
+    images.contents.fp32_contents.extend(np.asarray(DIGIT_EXAMPLE, dtype=np.float32).ravel().tolist())
+    response = stub.ModelInfer(request, metadata=metadata)
+    assert response.id == "typed" and response.model_version == "1"
+    raw = client.infer("digit", digit_inputs(), headers=AUTH)
+    probabilities = np.frombuffer(response.raw_output_contents[0], dtype=np.float32).reshape(1, 10)
+    np.testing.assert_allclose(probabilities[0], raw.as_numpy("probabilities")[0], atol=1e-6)
+
+    request = pb.ModelInferRequest(model_name="dates")
+    texts = request.inputs.add(name="texts", datatype="BYTES", shape=[1])
+    texts.contents.bytes_contents.append(b"3 March 1998")
+    response = stub.ModelInfer(request, metadata=metadata)
+    assert response.raw_output_contents[0][4:] == b"1998-03-03"  # 4-byte length, then the text
+
+
+def test_errors_are_status_codes(urls: tuple[str, str], client: triton.InferenceServerClient) -> None:
+    def status(call: object) -> str:
+        with pytest.raises(InferenceServerException) as raised:
+            call()  # type: ignore[operator]
+        return str(raised.value.status())
+
+    assert status(lambda: client.infer("digit", digit_inputs())) == "StatusCode.UNAUTHENTICATED"
+    assert status(lambda: client.infer("digit", digit_inputs(), headers={"authorization": "Bearer no"})) \
+        == "StatusCode.UNAUTHENTICATED"
+    assert status(lambda: client.infer("nope", digit_inputs(), headers=AUTH)) == "StatusCode.NOT_FOUND"
+    assert status(lambda: client.infer("digit", digit_inputs(), model_version="7", headers=AUTH)) \
+        == "StatusCode.NOT_FOUND"
+    wrong = triton.InferInput("images", [1, 28, 27], "FP32")
+    wrong.set_data_from_numpy(np.zeros((1, 28, 27), dtype=np.float32))
+    assert status(lambda: client.infer("digit", [wrong], headers=AUTH)) == "StatusCode.INVALID_ARGUMENT"
+    text = triton.InferInput("texts", [1], "BYTES")
+    text.set_data_from_numpy(np.array([b"3 March 1998"], dtype=np.object_))
+    assert status(lambda: client.infer("dates", [text], outputs=[triton.InferRequestedOutput("nope")],
+                                       headers=AUTH)) == "StatusCode.INVALID_ARGUMENT"
+    big = triton.InferInput("images", [400, 28, 28], "FP32")  # 1.25 MB over the 1 MiB limit
+    big.set_data_from_numpy(np.zeros((400, 28, 28), dtype=np.float32))
+    assert status(lambda: client.infer("digit", [big], headers=AUTH)) == "StatusCode.RESOURCE_EXHAUSTED"
+    assert client.is_server_ready()  # and still serving
+    assert client.infer("digit", digit_inputs(), headers=AUTH).as_numpy("digit").tolist() == [7, 7]
+
+
+def test_stream_answers_every_request_by_id(client: triton.InferenceServerClient) -> None:
+    answers: queue.Queue[tuple[object, object]] = queue.Queue()
+    client.start_stream(callback=lambda result, error: answers.put((result, error)), headers=AUTH)
+    try:
+        for index in range(12):
+            client.async_stream_infer("digit", digit_inputs(), request_id=f"r{index}")
+        bad = triton.InferInput("images", [1, 28, 27], "FP32")
+        bad.set_data_from_numpy(np.zeros((1, 28, 27), dtype=np.float32))
+        client.async_stream_infer("digit", [bad], request_id="bad")
+        got = [answers.get(timeout=30) for _ in range(13)]
+    finally:
+        client.stop_stream()
+    results = {r.get_response().id: r for r, e in got if e is None}  # type: ignore[attr-defined]
+    errors = [e for _, e in got if e is not None]
+    assert sorted(results) == sorted(f"r{i}" for i in range(12))
+    assert all(r.as_numpy("digit").tolist() == [7, 7] for r in results.values())  # type: ignore[attr-defined]
+    assert len(errors) == 1 and "28, 28" in str(errors[0])
+
+
+def test_asyncio_client_concurrent_requests(urls: tuple[str, str]) -> None:
+    async def main() -> list[list[int]]:
+        client = triton_aio.InferenceServerClient(urls[1])
+        try:
+            assert await client.is_server_ready()
+            results = await asyncio.gather(*(client.infer("digit", digit_inputs(), headers=AUTH) for _ in range(16)))
+            return [r.as_numpy("digit").tolist() for r in results]
+        finally:
+            await client.close()
+
+    assert asyncio.run(main()) == [[7, 7]] * 16
+
+
+def test_requests_are_counted_in_metrics(urls: tuple[str, str], client: triton.InferenceServerClient) -> None:
+    client.infer("digit", digit_inputs(), headers=AUTH)
+    text = httpx.get(f"{urls[0]}/metrics").text
+    assert 'seqserve_requests_total{model="digit",route="grpc:ModelInfer",status="OK"}' in text
