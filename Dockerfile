@@ -17,6 +17,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     SEQSERVE_HOST=0.0.0.0 \
     SEQSERVE_PORT=8000 \
+    SEQSERVE_GRPC_PORT=8001 \
     SEQSERVE_MODEL_DIR=/models \
     SEQSERVE_DEVICE=cpu
 WORKDIR /srv
@@ -26,7 +27,7 @@ RUN pip install '.[serve]' \
  && useradd --system --uid 10001 --no-create-home seqserve
 COPY models /models
 USER seqserve
-EXPOSE 8000
+EXPOSE 8000 8001
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD ["python", "-m", "app.healthcheck"]
 CMD ["python", "-m", "app"]
@@ -42,6 +43,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
     SEQSERVE_HOST=0.0.0.0 \
     SEQSERVE_PORT=8000 \
+    SEQSERVE_GRPC_PORT=8001 \
     SEQSERVE_MODEL_DIR=/models \
     SEQSERVE_DEVICE=cuda \
     SEQSERVE_WORKERS=1
@@ -59,7 +61,7 @@ RUN pip install '.[serve]' \
  && useradd --system --uid 10001 --no-create-home seqserve
 COPY models /models
 USER seqserve
-EXPOSE 8000
+EXPOSE 8000 8001
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
   CMD ["python", "-m", "app.healthcheck"]
 CMD ["python", "-m", "app"]

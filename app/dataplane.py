@@ -30,9 +30,11 @@ class DataPlane:
             context["model"] = entry.key
         return entry
 
-    async def run(self, entry: ModelVersion, payload: Any) -> Any:
+    async def run(self, entry: ModelVersion, payload: Any, timeout_s: float | None = None) -> Any:
+        """`timeout_s`: the caller's own deadline, capped by the server's."""
         assert entry.batcher is not None  # a ready version has one
-        return await entry.batcher.submit(payload, self.timeout_s)
+        limit = self.timeout_s if timeout_s is None else min(self.timeout_s, timeout_s)
+        return await entry.batcher.submit(payload, limit)
 
     async def answer(self, entry: ModelVersion, payload: Any) -> dict[str, Any]:
         """Run a payload and give the typed JSON answer, naming the model version that gave it."""
@@ -47,10 +49,11 @@ class DataPlane:
         assert entry.model is not None
         return await self.answer(entry, entry.model.parse_json(body))
 
-    async def infer(self, entry: ModelVersion, inputs: dict[str, Tensor]) -> list[Tensor]:
+    async def infer(self, entry: ModelVersion, inputs: dict[str, Tensor],
+                    timeout_s: float | None = None) -> list[Tensor]:
         """Tensors for any model (found with `find`) -> its output tensors."""
         assert entry.model is not None
-        result = await self.run(entry, entry.model.parse_tensors(inputs))
+        result = await self.run(entry, entry.model.parse_tensors(inputs), timeout_s)
         return entry.model.answer_tensors(result)
 
 

@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = registry
     app.state.control = control
     app.state.dataplane = DataPlane(registry, settings)
-    grpc_server = GrpcServer(registry, app.state.dataplane, settings, metrics)
+    grpc_server = GrpcServer(registry, app.state.dataplane, control, settings, metrics)
     app.state.grpc = grpc_server
     install_error_handlers(app)
     app.include_router(health.router)

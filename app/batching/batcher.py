@@ -70,10 +70,36 @@ class BatchObserver:
 
 
 @dataclass
+class Duration:
+    count: int = 0
+    ns: int = 0
+
+    def add(self, seconds: float, count: int = 1) -> None:
+        self.count += count
+        self.ns += int(seconds * 1e9)
+
+
+@dataclass
+class Statistics:
+    """Per model version, in the shape of the Open Inference Protocol's statistics extension: requests
+    that succeeded or failed (with their whole time), time queued, model time, and runs per batch size."""
+
+    success: Duration = field(default_factory=Duration)
+    fail: Duration = field(default_factory=Duration)
+    queue: Duration = field(default_factory=Duration)
+    compute_infer: Duration = field(default_factory=Duration)  # each request's share: its batch's run
+    inference_count: int = 0  # items run
+    execution_count: int = 0  # model runs
+    last_inference_ms: int = 0
+    batches: dict[int, Duration] = field(default_factory=dict)  # batch size -> runs and their time
+
+
+@dataclass
 class _Pending(Generic[P, R]):
     payload: P
     size: int
     future: asyncio.Future[R] = field(repr=False)
+    queued_at: float = 0.0  # perf_counter
     taken: bool = False  # popped by the collector
 
 
@@ -111,6 +137,7 @@ class Batcher(Generic[P, R]):
         self._in_flight = 0  # submitted and not yet answered
         self._closing = False
         self._drained: asyncio.Future[None] | None = None  # made by close(), set when nothing is in flight
+        self.statistics = Statistics()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._collect(), name=f"batcher-{self.name}")
@@ -137,12 +164,14 @@ class Batcher(Generic[P, R]):
         if self._closing:
             raise ModelUnavailable(f"model {self.name!r} is being unloaded")
         size = self._size_of(payload)
+        started = time.perf_counter()
         # An empty queue takes any one request, so a request bigger than the queue is not refused forever.
         if self._queued_items + size > self.max_queue_items and self._queued_items > 0:
+            self.statistics.fail.add(0.0)
             raise QueueFull(f"model {self.name!r} has {self._queued_items} items queued")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
-        pending = _Pending(payload, size, future)
+        pending = _Pending(payload, size, future, started)
         self._queue.append(pending)
         self._queued_items += size
         self._wakeup.set()
@@ -150,7 +179,13 @@ class Batcher(Generic[P, R]):
         deadline = loop.call_later(timeout_s, _expire, future, self.name, timeout_s)
         self._in_flight += 1
         try:
-            return await future
+            result = await future
+        except BaseException:
+            self.statistics.fail.add(time.perf_counter() - started)
+            raise
+        else:
+            self.statistics.success.add(time.perf_counter() - started)
+            return result
         finally:
             deadline.cancel()
             self._in_flight -= 1
@@ -169,6 +204,7 @@ class Batcher(Generic[P, R]):
             self._queued_items -= pending.size
             if pending.future.done():  # timed out or cancelled while queued
                 continue
+            self.statistics.queue.add(time.perf_counter() - pending.queued_at)
             batch.append(pending)
             items += pending.size
         return items
@@ -217,6 +253,12 @@ class Batcher(Generic[P, R]):
             return
         self._learn(work, seconds)
         self._observer.batch_done(self.name, items, seconds, inline)
+        stats = self.statistics
+        stats.compute_infer.add(seconds * len(batch), len(batch))
+        stats.inference_count += items
+        stats.execution_count += 1
+        stats.last_inference_ms = int(time.time() * 1000)
+        stats.batches.setdefault(items, Duration()).add(seconds)
         for pending, result in zip(batch, results, strict=True):
             if not pending.future.done():
                 pending.future.set_result(result)

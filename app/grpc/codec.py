@@ -10,7 +10,7 @@ import numpy as np
 from tritonclient.grpc import service_pb2 as pb
 
 from app.tensors import DTYPES, Tensor
-from app.v2.codec import CodecError, decode_bytes, encode_bytes, select_outputs
+from app.v2.codec import CodecError, decode_bytes, encode_bytes, select_outputs, timeout_parameter
 
 # Which field of InferTensorContents carries each datatype (FP16 travels raw only, as in Triton).
 CONTENTS = {
@@ -53,6 +53,19 @@ def parse_inputs(request: pb.ModelInferRequest) -> dict[str, Tensor]:
             data = list(values) if datatype == "BYTES" else np.asarray(values, dtype=DTYPES[datatype]).reshape(shape)
         inputs[name] = Tensor(name, datatype, shape, data)
     return inputs
+
+
+def request_timeout(request: pb.ModelInferRequest, deadline_s: float | None) -> float | None:
+    """The sooner of the request's `timeout` parameter and the call's gRPC deadline, in seconds."""
+    parameter = request.parameters.get("timeout")
+    timeout_s = None
+    if parameter is not None:
+        kind = parameter.WhichOneof("parameter_choice")
+        value = getattr(parameter, kind) if kind else None
+        timeout_s = timeout_parameter(value if kind in ("int64_param", "uint64_param") else str(value))
+    if deadline_s is not None:
+        timeout_s = deadline_s if timeout_s is None else min(timeout_s, deadline_s)
+    return timeout_s
 
 
 def infer_response(model: str, version: int, request: pb.ModelInferRequest,

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf import json_format
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc as pb_grpc
 
@@ -23,11 +24,13 @@ from app import __version__
 from app.auth import check_api_key
 from app.dataplane import DataPlane
 from app.errors import ModelNotFound, ServeError
-from app.grpc.codec import infer_response, parse_inputs
+from app.grpc.codec import infer_response, parse_inputs, request_timeout
 from app.metrics import Metrics
+from app.repository.control import ModelControl
 from app.repository.registry import Registry
 from app.settings import Settings
-from app.v2.routes import EXTENSIONS, metadata, version_number
+from app.v2.extensions import model_config, model_statistics
+from app.v2.routes import EXTENSIONS, metadata, serving, version_number
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +44,11 @@ Reply = TypeVar("Reply")
 
 
 class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
-    def __init__(self, registry: Registry, dataplane: DataPlane, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, registry: Registry, dataplane: DataPlane, control: ModelControl, settings: Settings,
+                 metrics: Metrics) -> None:
         self.registry = registry
         self.dataplane = dataplane
+        self.control = control
         self.settings = settings
         self.metrics = metrics
 
@@ -108,9 +113,58 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
 
         return await self._answer("ModelMetadata", context, work, request.name)
 
+    async def ModelConfig(self, request: pb.ModelConfigRequest, context: Any) -> pb.ModelConfigResponse:
+        async def work() -> pb.ModelConfigResponse:
+            entry = self.registry.get(request.name, version_number(request.name, request.version or None))
+            return json_format.ParseDict({"config": model_config(entry, self.settings)}, pb.ModelConfigResponse())
+
+        return await self._answer("ModelConfig", context, work, request.name)
+
+    async def ModelStatistics(self, request: pb.ModelStatisticsRequest,
+                              context: Any) -> pb.ModelStatisticsResponse:
+        async def work() -> pb.ModelStatisticsResponse:
+            if not request.name:
+                entries = serving(self.registry)
+            elif request.version:
+                entries = [self.registry.get(request.name, version_number(request.name, request.version))]
+            else:
+                self.registry.get(request.name)  # NOT_FOUND for a model that does not serve
+                entries = serving(self.registry, request.name)
+            return json_format.ParseDict(model_statistics(entries), pb.ModelStatisticsResponse())
+
+        return await self._answer("ModelStatistics", context, work, request.name)
+
+    # --- the model repository (explicit model control), behind the API key as on HTTP
+
+    async def RepositoryIndex(self, request: pb.RepositoryIndexRequest, context: Any) -> pb.RepositoryIndexResponse:
+        async def work() -> pb.RepositoryIndexResponse:
+            self._authorize(context)
+            return json_format.ParseDict({"models": self.control.index(ready_only=request.ready)},
+                                         pb.RepositoryIndexResponse())
+
+        return await self._answer("RepositoryIndex", context, work)
+
+    async def RepositoryModelLoad(self, request: pb.RepositoryModelLoadRequest,
+                                  context: Any) -> pb.RepositoryModelLoadResponse:
+        async def work() -> pb.RepositoryModelLoadResponse:
+            self._authorize(context)
+            await self.control.load(request.model_name, list(request.parameters))
+            return pb.RepositoryModelLoadResponse()
+
+        return await self._answer("RepositoryModelLoad", context, work, request.model_name)
+
+    async def RepositoryModelUnload(self, request: pb.RepositoryModelUnloadRequest,
+                                    context: Any) -> pb.RepositoryModelUnloadResponse:
+        async def work() -> pb.RepositoryModelUnloadResponse:
+            self._authorize(context)
+            await self.control.unload(request.model_name)
+            return pb.RepositoryModelUnloadResponse()
+
+        return await self._answer("RepositoryModelUnload", context, work, request.model_name)
+
     # --- inference
 
-    async def _infer(self, request: pb.ModelInferRequest) -> pb.ModelInferResponse:
+    async def _infer(self, request: pb.ModelInferRequest, deadline_s: float | None) -> pb.ModelInferResponse:
         activity = self.registry.activity  # so a batcher knows it is not alone (inline runs)
         activity.enter()
         try:
@@ -118,7 +172,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
             # No await from finding the version to submitting to its batcher: an unload cannot come between.
             entry = self.dataplane.find(request.model_name,
                                         version_number(request.model_name, request.model_version or None))
-            outputs = await self.dataplane.infer(entry, inputs)
+            outputs = await self.dataplane.infer(entry, inputs, request_timeout(request, deadline_s))
             return infer_response(entry.name, entry.version, request, outputs)
         finally:
             activity.leave()
@@ -126,7 +180,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
     async def ModelInfer(self, request: pb.ModelInferRequest, context: Any) -> pb.ModelInferResponse:
         async def work() -> pb.ModelInferResponse:
             self._authorize(context)
-            return await self._infer(request)
+            return await self._infer(request, context.time_remaining())
 
         return await self._answer("ModelInfer", context, work, request.model_name)
 
@@ -144,7 +198,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
         async def answer(request: pb.ModelInferRequest) -> None:
             started, status = time.perf_counter(), "OK"
             try:
-                await answers.put(pb.ModelStreamInferResponse(infer_response=await self._infer(request)))
+                await answers.put(pb.ModelStreamInferResponse(infer_response=await self._infer(request, None)))
             except ServeError as exc:
                 status = STATUS_CODES.get(exc.status, grpc.StatusCode.INTERNAL).name
                 await answers.put(pb.ModelStreamInferResponse(
@@ -176,9 +230,10 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
 class GrpcServer:
     """Started and stopped with the app (its lifespan); off when SEQSERVE_GRPC_PORT=0."""
 
-    def __init__(self, registry: Registry, dataplane: DataPlane, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, registry: Registry, dataplane: DataPlane, control: ModelControl, settings: Settings,
+                 metrics: Metrics) -> None:
         self.settings = settings
-        self.service = InferenceService(registry, dataplane, settings, metrics)
+        self.service = InferenceService(registry, dataplane, control, settings, metrics)
         self.server: grpc.aio.Server | None = None
         self.port = 0
 

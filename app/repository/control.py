@@ -17,7 +17,7 @@ import fcntl
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +68,13 @@ class ModelControl:
 
     # --- explicit
 
-    async def load(self, name: str) -> None:
-        """Load `name` (or reload what changed of it), by the version policy; returns when it serves."""
+    async def load(self, name: str, parameters: Collection[str] = ()) -> None:
+        """Load `name` (or reload what changed of it), by the version policy; returns when it serves.
+        `parameters`: the names of the request's load parameters, of which none is supported."""
         self._check(name)
+        if parameters:  # Triton's config override and file upload: the repository on disk is the only source
+            raise BadRequest(f"load parameters are not supported: {sorted(parameters)}; put the files in the "
+                             "repository")
         if not (self.settings.model_dir / name).is_dir():
             raise ModelNotFound(f"model {name!r} is not in the repository")
         self._wanted().add(name)

@@ -24,6 +24,16 @@ class InferRequest:
     binary_outputs: dict[str, bool]  # per requested output; missing means the request-wide default
     binary_default: bool
     requested: list[str] | None
+    timeout_s: float | None = None  # the request's `timeout` parameter (microseconds on the wire)
+
+
+def timeout_parameter(value: Any) -> float | None:
+    """Triton's `timeout` request parameter: microseconds, 0 for none; the server's own limit still caps it."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise CodecError(f"parameter 'timeout' must be a non-negative integer (microseconds), got {value!r}")
+    return value / 1e6 if value else None
 
 
 def decode_bytes(raw: bytes, count: int, name: str) -> list[bytes]:
@@ -132,8 +142,9 @@ def parse_infer_request(body: bytes, header_length: int | None) -> InferRequest:
             if isinstance(out_params, dict) and "binary_data" in out_params:
                 binary_outputs[out["name"]] = bool(out_params["binary_data"])
     request_id = header.get("id")
+    timeout_s = timeout_parameter(params.get("timeout")) if isinstance(params, dict) else None
     return InferRequest(str(request_id) if request_id is not None else None, inputs, binary_outputs,
-                        binary_default, requested)
+                        binary_default, requested, timeout_s)
 
 
 def select_outputs(requested: list[str] | None, outputs: list[Tensor]) -> list[Tensor]:

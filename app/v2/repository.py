@@ -54,9 +54,7 @@ async def load_model(name: ModelName, request: Request, control: ControlDep) -> 
     parameters = (await read_parameters(request)).get("parameters") or {}
     if not isinstance(parameters, dict):
         raise BadRequest("'parameters' must be an object")
-    if parameters:  # Triton's config override and file upload: the repository on disk is the only source
-        raise BadRequest(f"load parameters are not supported: {sorted(parameters)}; put the files in the repository")
-    await control.load(name)
+    await control.load(name, parameters)
     return FastJSONResponse({})
 
 

@@ -12,17 +12,17 @@ from starlette.responses import Response
 from app import __version__
 from app.errors import BadRequest, ModelNotFound
 from app.repository.registry import ModelVersion, Registry
-from app.rest.deps import Authorized, DataPlaneDep, RegistryDep
+from app.rest.deps import Authorized, DataPlaneDep, RegistryDep, SettingsDep
 from app.rest.responses import FastJSONResponse
 from app.v2.codec import CodecError, encode_infer_response, parse_infer_request
+from app.v2.extensions import PLATFORMS, model_config, model_statistics
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol (v2)"])
 
 ModelName = Annotated[str, Path(description="Model name", examples=["dates"])]
 ModelVersionPath = Annotated[str, Path(description="Model version", examples=["1"])]
 
-EXTENSIONS = ["binary_tensor_data", "model_repository"]
-PLATFORMS = {"onnx": "onnxruntime_onnx", "torchscript": "pytorch_libtorch"}
+EXTENSIONS = ["binary_tensor_data", "model_repository", "model_configuration", "statistics"]
 
 
 def version_number(name: str, version: str | None) -> int | None:
@@ -35,6 +35,12 @@ def version_number(name: str, version: str | None) -> int | None:
 
 def find(registry: Registry, name: str, version: str | None) -> ModelVersion:
     return registry.get(name, version_number(name, version))
+
+
+def serving(registry: Registry, name: str | None = None) -> list[ModelVersion]:
+    """The ready versions (of `name`), in name and version order."""
+    return sorted((v for v in registry.versions.values() if v.state == "ready" and name in (None, v.name)),
+                  key=lambda v: (v.name, v.version))
 
 
 def metadata(registry: Registry, entry: ModelVersion) -> dict[str, Any]:
@@ -61,6 +67,33 @@ async def server_live() -> dict[str, bool]:
 @router.get("/health/ready", summary="Server readiness")
 async def server_ready(registry: RegistryDep) -> Response:
     return FastJSONResponse({"ready": registry.ready}, status_code=200 if registry.ready else 503)
+
+
+@router.get("/models/stats", summary="Statistics of every model version (statistics extension)")
+async def all_statistics(registry: RegistryDep) -> Response:
+    return FastJSONResponse(model_statistics(serving(registry)))
+
+
+@router.get("/models/{name}/stats", summary="Statistics of every version of a model")
+async def statistics(name: ModelName, registry: RegistryDep) -> Response:
+    find(registry, name, None)  # 404 for a model that does not serve
+    return FastJSONResponse(model_statistics(serving(registry, name)))
+
+
+@router.get("/models/{name}/versions/{version}/stats", summary="Statistics of a model version")
+async def version_statistics(name: ModelName, version: ModelVersionPath, registry: RegistryDep) -> Response:
+    return FastJSONResponse(model_statistics([find(registry, name, version)]))
+
+
+@router.get("/models/{name}/config", summary="Model configuration, newest version (model configuration extension)")
+async def config(name: ModelName, registry: RegistryDep, settings: SettingsDep) -> Response:
+    return FastJSONResponse(model_config(find(registry, name, None), settings))
+
+
+@router.get("/models/{name}/versions/{version}/config", summary="Model configuration")
+async def version_config(name: ModelName, version: ModelVersionPath, registry: RegistryDep,
+                         settings: SettingsDep) -> Response:
+    return FastJSONResponse(model_config(find(registry, name, version), settings))
 
 
 @router.get("/models/{name}", summary="Model metadata (newest version)")
@@ -101,7 +134,7 @@ async def _infer(request: Request, dataplane: DataPlaneDep, name: str, version: 
     # No await from finding the version to submitting to its batcher: an unload cannot come between.
     entry = dataplane.find(name, version_number(name, version), context=request.scope.setdefault("state", {}))
     parsed = parse_infer_request(body, int(header) if header is not None else None)
-    outputs = await dataplane.infer(entry, parsed.inputs)
+    outputs = await dataplane.infer(entry, parsed.inputs, parsed.timeout_s)
     body, headers = encode_infer_response(entry.name, entry.version, parsed, outputs)
     return Response(body, headers=headers)
 

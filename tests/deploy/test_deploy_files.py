@@ -49,7 +49,7 @@ def test_dockerfile_has_cpu_and_gpu_targets() -> None:
     assert args["PYTHON_IMAGE"].startswith("python:3.11-slim")
     for name, stage in found.items():
         assert instruction(stage, "USER") == ["seqserve"], name
-        assert instruction(stage, "EXPOSE") == ["8000"], name
+        assert instruction(stage, "EXPOSE") == ["8000 8001"], name  # HTTP, gRPC
         assert any("app.healthcheck" in h for h in instruction(stage, "HEALTHCHECK")), name
         assert json.loads(instruction(stage, "CMD")[0]) == ["python", "-m", "app"], name
         assert any("torch" not in r and "'.[serve]'" in r for r in instruction(stage, "RUN")), name

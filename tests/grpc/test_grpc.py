@@ -178,3 +178,64 @@ def test_requests_are_counted_in_metrics(urls: tuple[str, str], client: triton.I
     client.infer("digit", digit_inputs(), headers=AUTH)
     text = httpx.get(f"{urls[0]}/metrics").text
     assert 'seqserve_requests_total{model="digit",route="grpc:ModelInfer",status="OK"}' in text
+
+
+def test_config_and_statistics_agree_with_rest(urls: tuple[str, str], client: triton.InferenceServerClient) -> None:
+    http = httpx.Client(base_url=urls[0])
+    config = client.get_model_config("digit", as_json=True)["config"]
+    assert config == {**config, "name": "digit", "platform": "onnxruntime_onnx", "max_batch_size": 64}
+    assert config["input"] == [{"name": "images", "data_type": "TYPE_FP32", "dims": ["28", "28"]}]
+    assert config["version_policy"] == {"all": {}}
+    assert http.get("/v2/models/digit/config").json()["input"] == [
+        {"name": "images", "data_type": "TYPE_FP32", "dims": [28, 28]}]
+    sine = client.get_model_config("sine", "1", as_json=True)["config"]
+    assert "max_batch_size" not in sine  # 0: its horizon input is not batched, so dims are whole shapes
+    assert [i["dims"] for i in sine["input"]] == [["-1", "-1"], ["1"]]
+    assert client.get_model_config("dates", as_json=True)["config"]["input"][0]["data_type"] == "TYPE_STRING"
+
+    before = client.get_inference_statistics("digit", as_json=True)["model_stats"][0]
+    for _ in range(5):
+        client.infer("digit", digit_inputs(), headers=AUTH)
+    after = client.get_inference_statistics("digit", "1", as_json=True)["model_stats"][0]
+    rest = http.get("/v2/models/digit/versions/1/stats").json()["model_stats"][0]
+    success = int(after["inference_stats"]["success"]["count"]) - int(before["inference_stats"]["success"]["count"])
+    assert success == 5
+    assert int(after["inference_count"]) - int(before.get("inference_count", 0)) == 10  # two images each
+    assert rest["inference_stats"]["success"]["count"] == int(after["inference_stats"]["success"]["count"])
+    assert rest["batch_stats"] and all(b["compute_infer"]["ns"] > 0 for b in rest["batch_stats"])
+    every = http.get("/v2/models/stats").json()["model_stats"]
+    assert {m["name"] for m in every} == {"digit", "sine", "dates", "words"}
+    assert len(client.get_inference_statistics(as_json=True)["model_stats"]) == 4
+    with pytest.raises(InferenceServerException, match="NOT_FOUND"):
+        client.get_model_config("nope")
+    assert http.get("/v2/models/nope/stats").status_code == 404
+
+
+def test_timeout_parameter_is_honoured(urls: tuple[str, str], client: triton.InferenceServerClient) -> None:
+    images = np.random.default_rng(0).random((256, 28, 28), dtype=np.float32)  # tens of ms of model time
+    tensor = triton.InferInput("images", list(images.shape), "FP32")
+    tensor.set_data_from_numpy(images)
+    with pytest.raises(InferenceServerException, match="DEADLINE_EXCEEDED"):
+        client.infer("digit", [tensor], timeout=1000, headers=AUTH)  # 1 ms, in microseconds as Triton's
+    assert client.infer("digit", [tensor], timeout=30_000_000, headers=AUTH).as_numpy("digit").shape == (256,)
+    import tritonclient.http as triton_http
+
+    rest = triton_http.InferenceServerClient(urls[0].removeprefix("http://"))
+    rest_tensor = triton_http.InferInput("images", list(images.shape), "FP32")
+    rest_tensor.set_data_from_numpy(images)
+    with pytest.raises(InferenceServerException, match="within"):
+        rest.infer("digit", [rest_tensor], timeout=1000, headers=dict(AUTH))  # it adds to the dict
+    bad = httpx.post(f"{urls[0]}/v2/models/digit/infer", headers=AUTH, json={
+        "parameters": {"timeout": "soon"},
+        "inputs": [{"name": "images", "shape": [1, 28, 28], "datatype": "FP32", "data": [0.0] * 784}]})
+    assert bad.status_code == 400 and "timeout" in bad.json()["error"]
+
+
+def test_repository_calls_over_grpc(client: triton.InferenceServerClient) -> None:
+    index = client.get_model_repository_index(headers=AUTH, as_json=True)["models"]
+    assert {(m["name"], m["state"]) for m in index} == {("digit", "READY"), ("sine", "READY"), ("dates", "READY"),
+                                                         ("words", "READY")}
+    with pytest.raises(InferenceServerException, match="UNAUTHENTICATED"):
+        client.get_model_repository_index()
+    with pytest.raises(InferenceServerException, match="SEQSERVE_MODEL_CONTROL=explicit"):
+        client.load_model("digit", headers=AUTH)  # this server does not allow it

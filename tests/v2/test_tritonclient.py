@@ -86,3 +86,21 @@ def test_errors_are_protocol_errors(client: triton.InferenceServerClient, server
     response = httpx.post(f"{server}/v2/models/digit/infer", content=b"{bad",
                           headers={"content-type": "application/json"})
     assert response.status_code == 400 and "error" in response.json()
+
+
+def test_model_configuration_and_statistics_extensions(client: triton.InferenceServerClient) -> None:
+    extensions = client.get_server_metadata()["extensions"]
+    assert {"model_configuration", "statistics", "model_repository"} <= set(extensions)
+    config = client.get_model_config("digit")
+    assert config["max_batch_size"] == 64 and config["input"][0]["dims"] == [28, 28]
+    assert config["dynamic_batching"]["default_queue_policy"]["max_queue_size"] == 2048
+    images = np.array([DIGIT_EXAMPLE], dtype=np.float32)
+    tensor = triton.InferInput("images", [1, 28, 28], "FP32")
+    tensor.set_data_from_numpy(images)
+    before = client.get_inference_statistics("digit")["model_stats"][0]["inference_stats"]["success"]["count"]
+    client.infer("digit", [tensor])
+    stats = client.get_inference_statistics("digit", "1")["model_stats"][0]
+    assert stats["inference_stats"]["success"]["count"] == before + 1
+    assert stats["execution_count"] >= 1 and stats["last_inference"] > 0
+    with pytest.raises(InferenceServerException):
+        client.get_model_config("nope")
