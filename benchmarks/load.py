@@ -95,12 +95,13 @@ def start(repo: Path, port: int, env_extra: dict[str, str], checkout: Path = ROO
     raise SystemExit("server did not become ready")
 
 
-def wrk(url: str, body: Path, connections: int, duration: int) -> dict[str, float]:
+def wrk(url: str, body: Path, connections: int, duration: int, env: dict[str, str] | None = None) -> dict[str, float]:
+    """`env`: CONTENT_TYPE and EXTRA_HEADER for post.lua."""
     threads = 1 if connections == 1 else 2
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "--latency",
          "-s", str(HERE / "post.lua"), url],
-        env={**os.environ, "BODY_FILE": str(body)}, capture_output=True, text=True, check=True,
+        env={**os.environ, "BODY_FILE": str(body), **(env or {})}, capture_output=True, text=True, check=True,
     ).stdout
     line = next(x for x in out.splitlines() if x.startswith("WRKCSV,"))
     rps, p50, p90, p99, errors, requests = (float(v) for v in line.split(",")[1:])

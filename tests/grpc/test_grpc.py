@@ -62,6 +62,8 @@ def test_health_and_metadata(client: triton.InferenceServerClient) -> None:
     assert digit["inputs"] == [{"name": "images", "datatype": "FP32", "shape": ["-1", "28", "28"]}]
     assert [o["name"] for o in digit["outputs"]] == ["probabilities", "digit"]
     assert client.get_model_metadata("dates", "1").inputs[0].datatype == "BYTES"
+    with pytest.raises(InferenceServerException, match="UNIMPLEMENTED"):  # no shared memory, as documented
+        client.get_system_shared_memory_status()
 
 
 def digit_inputs() -> list[triton.InferInput]:
@@ -109,11 +111,22 @@ def test_typed_contents_equal_raw_contents(urls: tuple[str, str], client: triton
     probabilities = np.frombuffer(response.raw_output_contents[0], dtype=np.float32).reshape(1, 10)
     np.testing.assert_allclose(probabilities[0], raw.as_numpy("probabilities")[0], atol=1e-6)
 
-    request = pb.ModelInferRequest(model_name="dates")
-    texts = request.inputs.add(name="texts", datatype="BYTES", shape=[1])
-    texts.contents.bytes_contents.append(b"3 March 1998")
+    for model, text, expected in (("dates", b"3 March 1998", b"1998-03-03"), ("words", b"king", b"queen")):
+        request = pb.ModelInferRequest(model_name=model)
+        texts = request.inputs.add(name="texts", datatype="BYTES", shape=[1])
+        texts.contents.bytes_contents.append(text)
+        response = stub.ModelInfer(request, metadata=metadata)
+        assert response.raw_output_contents[0][4:] == expected  # 4-byte length, then the text
+
+    series = np.sin(0.2 * np.arange(64, dtype=np.float32))[None]
+    request = pb.ModelInferRequest(model_name="sine")
+    request.inputs.add(name="series", datatype="FP32", shape=[1, 64]).contents.fp32_contents.extend(
+        series.ravel().tolist())
+    request.inputs.add(name="horizon", datatype="INT64", shape=[1]).contents.int64_contents.append(8)
     response = stub.ModelInfer(request, metadata=metadata)
-    assert response.raw_output_contents[0][4:] == b"1998-03-03"  # 4-byte length, then the text
+    forecast = np.frombuffer(response.raw_output_contents[0], dtype=np.float32)
+    answer = typed(urls[0], "/predict/sine", {"series": series.tolist(), "horizon": 8})["forecasts"]
+    np.testing.assert_allclose(forecast, answer[0], atol=1e-5)  # type: ignore[index]
 
 
 def test_errors_are_status_codes(urls: tuple[str, str], client: triton.InferenceServerClient) -> None:
@@ -159,6 +172,26 @@ def test_stream_answers_every_request_by_id(client: triton.InferenceServerClient
     assert sorted(results) == sorted(f"r{i}" for i in range(12))
     assert all(r.as_numpy("digit").tolist() == [7, 7] for r in results.values())  # type: ignore[attr-defined]
     assert len(errors) == 1 and "28, 28" in str(errors[0])
+
+
+def test_a_full_queue_is_unavailable(urls: tuple[str, str]) -> None:
+    """16 concurrent requests of 256 images each against a 2,048-item queue: some are refused at once."""
+    images = np.random.default_rng(1).random((256, 28, 28), dtype=np.float32)
+
+    async def main() -> list[object]:
+        client = triton_aio.InferenceServerClient(urls[1])
+        tensor = triton_aio.InferInput("images", list(images.shape), "FP32")
+        tensor.set_data_from_numpy(images)
+        try:
+            return await asyncio.gather(*(client.infer("digit", [tensor], headers=AUTH) for _ in range(16)),
+                                        return_exceptions=True)
+        finally:
+            await client.close()
+
+    outcomes = asyncio.run(main())
+    refused = [o for o in outcomes if isinstance(o, InferenceServerException)]
+    assert refused and all("UNAVAILABLE" in str(o.status()) and "retry" in str(o) for o in refused)
+    assert len(refused) < 16  # the others were answered
 
 
 def test_asyncio_client_concurrent_requests(urls: tuple[str, str]) -> None:
