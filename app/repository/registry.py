@@ -91,9 +91,9 @@ class Registry:
 
     # --- the repository
 
-    def scan(self, names: Iterable[str] | None = None) -> tuple[dict[str, tuple[str, int, Path]], list[str]]:
-        """key -> (name, version, folder) for the version folders the policies select, of `names`
-        (default: the wanted models), and the repository-level problems found."""
+    def scan(self, names: Iterable[str] | None = None) -> tuple[dict[str, tuple[str, int, Path, str]], list[str]]:
+        """key -> (name, version, folder, fingerprint) for the version folders the policies select, of
+        `names` (default: the wanted models), and the repository-level problems found."""
         root = self.settings.model_dir
         problems: list[str] = []
         if not root.is_dir():
@@ -101,14 +101,14 @@ class Registry:
         scoped = names is not None
         if names is None:
             names = self.wanted if self.wanted is not None else self.model_names()
-        found: dict[str, tuple[str, int, Path]] = {}
+        found: dict[str, tuple[str, int, Path, str]] = {}
         for name in sorted(names):
             folders = {int(p.name): p for p in (root / name).glob("*")
                        if p.is_dir() and p.name.isascii() and p.name.isdigit()} if valid_model_name(name) else {}
             if not folders:
                 problems.append(f"{root / name}: no version folders (expected {root / name}/<integer>/)")
             for version in self.settings.policy_for(name).select(list(folders)):
-                found[f"{name}/{version}"] = (name, version, folders[version])
+                found[f"{name}/{version}"] = (name, version, folders[version], fingerprint(folders[version]))
         if not found and not problems:
             problems.append(f"no version of {sorted(names)} is selected by its version policy" if scoped
                             else f"model directory {root} holds no models")
@@ -132,13 +132,12 @@ class Registry:
         model, and every model that serves). Returns what went wrong (problems, failed loads)."""
         async with self._lock:
             scope = None if names is None else set(names)
-            found, problems = self.scan(scope)
+            found, problems = await asyncio.to_thread(self.scan, scope)  # file system work off the loop
             if scope is None:
                 self.problems = problems
             failures = list(problems)
-            for key, (name, version, folder) in found.items():
+            for key, (name, version, folder, prints) in found.items():
                 current = self.versions.get(key)
-                prints = fingerprint(folder)
                 if current is not None and prints in (current.fingerprint, current.failed_fingerprint):
                     continue  # unchanged, or changed into files that already failed
                 error = await self._load(name, version, folder, prints, current)

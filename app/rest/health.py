@@ -28,6 +28,8 @@ class ModelInfo(BaseModel):
     inputs: list[dict[str, Any]] = Field([], description="Input tensors, as V2 metadata shows them.")
     outputs: list[dict[str, Any]] = Field([], description="Output tensors, as V2 metadata shows them.")
     load_seconds: float | None = None
+    loaded_at: float | None = Field(None, description="Unix time this version's files were loaded (a reload "
+                                    "of changed files moves it).")
 
 
 class ModelsResponse(BaseModel):
@@ -75,6 +77,7 @@ def model_info(entry: ModelVersion) -> ModelInfo:
         signature = model.signature().describe()
         info.inputs, info.outputs = signature["inputs"], signature["outputs"]
         info.load_seconds = round(entry.load_s, 3)
+        info.loaded_at = round(entry.loaded_at, 3)
     return info
 
 
