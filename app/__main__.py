@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import logging
 import os
+import secrets
 import shutil
 import tempfile
 from typing import Literal
@@ -34,6 +36,10 @@ def main(argv: list[str] | None = None) -> None:
     # Every worker builds its settings from the environment: what the command line said goes there too
     # (the gRPC server binds the same host, and shares its port only between workers of one server).
     os.environ["SEQSERVE_HOST"], os.environ["SEQSERVE_WORKERS"] = args.host, str(workers)
+    if settings.stream_key is None:  # one key for all workers, so any of them takes a stream's next step
+        os.environ["SEQSERVE_STREAM_KEY"] = secrets.token_urlsafe(32)
+        logging.getLogger("app").warning("SEQSERVE_STREAM_KEY is not set: stream state tokens are signed with "
+                                         "a key made for this run; set one shared by every replica")
     get_settings.cache_clear()
     if workers > 1 and settings.model_control == "explicit" and settings.state_dir is None:
         # Explicit load/unload reach one worker; the others read the decision from here (app/repository/control.py).

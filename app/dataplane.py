@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-from app.errors import InputError
+from app.errors import Conflict, InputError
 from app.repository.registry import ModelVersion, Registry
+from app.sequences import SequenceRequest, SequenceStore
 from app.settings import Settings
 from app.tasks import TaskModel
 from app.tensors import Tensor
@@ -21,6 +22,8 @@ class DataPlane:
     def __init__(self, registry: Registry, settings: Settings) -> None:
         self.registry = registry
         self.timeout_s = settings.request_timeout_s
+        self.sequences = SequenceStore(settings.sequence_ttl_min * 60, settings.max_sequences)
+        self._sequences_running: set[tuple[str, str]] = set()
 
     def find(self, name: str, version: int | None, task: type[TaskModel[Any, Any]] | None = None,
              context: Context | None = None) -> ModelVersion:
@@ -49,12 +52,28 @@ class DataPlane:
         assert entry.model is not None
         return await self.answer(entry, entry.model.parse_json(body))
 
-    async def infer(self, entry: ModelVersion, inputs: dict[str, Tensor],
-                    timeout_s: float | None = None) -> list[Tensor]:
-        """Tensors for any model (found with `find`) -> its output tensors."""
-        assert entry.model is not None
-        result = await self.run(entry, entry.model.parse_tensors(inputs), timeout_s)
-        return entry.model.answer_tensors(result)
+    async def infer(self, entry: ModelVersion, inputs: dict[str, Tensor], timeout_s: float | None = None,
+                    sequence: SequenceRequest | None = None) -> list[Tensor]:
+        """Tensors for any model (found with `find`) -> its output tensors. With `sequence`, a stateful
+        model's state comes from and goes back to the process's sequence store (app/sequences.py)."""
+        model = entry.model
+        assert model is not None
+        payload = model.parse_tensors(inputs)
+        if sequence is None:
+            return model.answer_tensors(await self.run(entry, payload, timeout_s))
+        if any(name in inputs for name in model.state_inputs):
+            raise InputError("send the state as tensors or name a sequence, not both")
+        running = (entry.key, sequence.id)
+        if running in self._sequences_running:
+            raise Conflict(f"a step of sequence {sequence.id!r} is still running; send its steps one at a time")
+        self._sequences_running.add(running)
+        try:
+            state = self.sequences.begin(sequence, entry.key, model.initial_state())
+            result = await self.run(entry, model.with_state(payload, state), timeout_s)
+            self.sequences.keep(sequence, entry.key, model.state_of(result))
+        finally:
+            self._sequences_running.discard(running)
+        return model.answer_tensors(result)
 
 
 def model_name(task: type[TaskModel[Any, Any]], body: dict[str, Any], query_model: str | None) -> str:

@@ -40,6 +40,12 @@ class ModelNotFound(ServeError):
     status = 404
 
 
+class Conflict(ServeError):
+    """The request is well formed but does not fit the server's state (a stream state from another version)."""
+
+    status = 409
+
+
 class PayloadTooLarge(ServeError):
     """A body over the size limit, or an image over the pixel limit."""
 

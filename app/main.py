@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from pydantic import SecretStr
 from starlette.types import ASGIApp
 
 from app import __version__
@@ -17,7 +19,7 @@ from app.logs import configure_logging
 from app.metrics import Metrics, metrics_endpoint
 from app.repository.control import ModelControl
 from app.repository.registry import Registry
-from app.rest import health, playground, predict
+from app.rest import health, playground, predict, websocket
 from app.rest.deps import require_api_key
 from app.rest.errors import install_error_handlers
 from app.rest.fastpath import FastPathMiddleware
@@ -68,6 +70,8 @@ class SeqServe(FastAPI):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    if settings.stream_key is None:  # a key of this process only: stream tokens die with it
+        settings = settings.model_copy(update={"stream_key": SecretStr(secrets.token_urlsafe(32))})
     metrics = Metrics()
     registry = Registry(settings, metrics)
     control = ModelControl(registry, settings)
@@ -101,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     add_typed_routes(app)
     app.include_router(predict.router)
+    app.include_router(websocket.router)
     app.include_router(v2.router)
     app.include_router(v2_repository.router)
     app.include_router(playground.router)

@@ -95,6 +95,21 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         None, description="When set, predict and infer routes need 'Authorization: Bearer <key>'. Health stays open."
     )
+    ws_max_message_bytes: int = Field(65536, ge=256, description="Largest WebSocket frame a stream accepts "
+                                      "(close 1009 above it).")
+    ws_max_messages_per_s: float = Field(50.0, gt=0.0, description="Frames per second one WebSocket stream may "
+                                         "send, with bursts of as many (close 1008 past it).")
+    ws_idle_timeout_s: float = Field(60.0, gt=0.0, description="A WebSocket stream silent this long is closed "
+                                     "(1001).")
+    sequence_ttl_min: float = Field(10.0, gt=0.0, description="A V2 sequence (sequence_id) unused this many "
+                                    "minutes is forgotten.")
+    max_sequences: int = Field(10000, ge=1, description="Live V2 sequences one process keeps; a new "
+                               "sequence_start past it gets 503.")
+    stream_key: SecretStr | None = Field(
+        None, description="Key that signs the state tokens of streaming models (HMAC-SHA256). Give every replica "
+        "the same one so any of them takes a stream's next step; unset, python -m app makes one for its workers "
+        "(tokens then die with the process).",
+    )
     opentelemetry: bool = Field(
         False, description="FastAPI's native OpenTelemetry tracing/metrics/logs, using the global providers you "
         "configure; requests on the fast path are traced under their route like the others.",

@@ -28,7 +28,7 @@ def test_committed_models_are_small_and_reproducible() -> None:
     total = sum(p.stat().st_size for p in MODELS.rglob("*") if p.is_file())
     assert total < 10 * 1024 * 1024, total
     manifests = sorted(MODELS.glob("*/*/manifest.json"))
-    assert {m.parent.parent.name for m in manifests} >= {"digit", "sine", "dates", "words"}
+    assert {m.parent.parent.name for m in manifests} >= {"digit", "sine", "sine_stream", "dates", "words"}
     for path in manifests:
         command = json.loads(path.read_text())["training"]["command"]
         assert command.startswith("python -m training ") and "--profile full" in command, path

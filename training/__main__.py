@@ -1,4 +1,4 @@
-"""python -m training {digit,sine,translate,all} [--profile smoke|full] [--out models/] ..."""
+"""python -m training {digit,sine,sine_stream,translate,all} [--profile smoke|full] [--out models/] ..."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 import torch
 
 from training.data.pairs import SEED_PAIRS, read_tsv
-from training.train import PROFILES, train_digit, train_sine, train_translator
+from training.train import PROFILES, train_digit, train_sine, train_sine_stream, train_translator
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
-    parser.add_argument("task", choices=["digit", "sine", "translate", "all"])
+    parser.add_argument("task", choices=["digit", "sine", "sine_stream", "translate", "all"])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="full",
                         help="smoke: seconds, for tests and CI; full: the committed defaults")
     parser.add_argument("--out", type=Path, default=Path("models"), help="model repository to write into")
@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> None:
         train_digit(profile["digit"], args.out, args.seed, args.version, args.mnist_dir)
     if args.task in ("sine", "all"):
         train_sine(profile["sine"], args.out, args.seed, args.version)
+    if args.task in ("sine_stream", "all"):  # after sine: its metrics compare with the newest window model
+        train_sine_stream(profile["sine_stream"], args.out, args.seed, args.version)
     if args.task in ("translate", "all"):
         if args.pairs:
             name = args.name or args.pairs.stem

@@ -24,7 +24,7 @@ PARITY_TOLERANCE = 1e-4
 PARITY_BATCHES = (1, 7, 64)
 ONNX_OPSET = 18
 
-DATATYPES = {torch.float32: "FP32", torch.int64: "INT64"}
+DATATYPES = {torch.float32: "FP32", torch.float64: "FP64", torch.int64: "INT64"}
 
 
 @dataclass

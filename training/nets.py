@@ -56,6 +56,49 @@ class SineNet(nn.Module):
         return self.head(out[:, -1])
 
 
+class StreamingSineNet(nn.Module):
+    """One step of a live series: new observations in; the LSTM state (h, c) and a running normaliser
+    (count, mean, m2: Welford's sums, float64) carried between steps; a forecast of the next
+    `max_horizon` values out. Causal: each value is standardised by the mean and spread of the values
+    seen up to and including it, never by later ones, so feeding a series one value at a time or all at
+    once gives the same state and forecast."""
+
+    def __init__(self, hidden: int = 64, layers: int = 2, max_horizon: int = 64) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.layers = layers
+        self.max_horizon = max_horizon
+        self.lstm = nn.LSTM(2, hidden, num_layers=layers, batch_first=True)
+        self.head = nn.Linear(hidden, max_horizon)
+
+    def steps(self, values: torch.Tensor, h: torch.Tensor, c: torch.Tensor, count: torch.Tensor,
+              mean: torch.Tensor, m2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
+                                                             torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """values [B, T] -> normalised forecasts after every value [B, T, max_horizon], the running mean
+        and scale after every value [B, T], and the carried state after the last one."""
+        x = values.to(torch.float64)
+        seen = count.unsqueeze(1) + torch.cumsum(torch.ones_like(x), dim=1)  # n after each value
+        sums = (count * mean).unsqueeze(1) + torch.cumsum(x, dim=1)
+        squares = (m2 + count * mean * mean).unsqueeze(1) + torch.cumsum(x * x, dim=1)
+        running_mean = sums / seen
+        scale = torch.sqrt(torch.clamp(squares / seen - running_mean * running_mean, min=0.0)).clamp(min=1e-3)
+        z = ((x - running_mean) / scale).to(torch.float32)
+        features = torch.stack([z, torch.rsqrt(seen).to(torch.float32)], dim=2)
+        out, (h_next, c_next) = self.lstm(features, (h, c))
+        last_mean, last_seen = running_mean[:, -1], seen[:, -1]
+        m2_next = squares[:, -1] - last_seen * last_mean * last_mean
+        return self.head(out), running_mean, scale, h_next, c_next, last_seen, last_mean, m2_next
+
+    def forward(self, values: torch.Tensor, h: torch.Tensor, c: torch.Tensor, count: torch.Tensor,
+                mean: torch.Tensor, m2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
+                                                               torch.Tensor, torch.Tensor]:
+        """One step: (forecast [B, max_horizon] in the series' own units, h, c, count, mean, m2)."""
+        normalised, running_mean, scale, h_next, c_next, seen, last_mean, m2_next = self.steps(
+            values, h, c, count, mean, m2)
+        forecast = normalised[:, -1].to(torch.float64) * scale[:, -1:] + running_mean[:, -1:]
+        return forecast.to(torch.float32), h_next, c_next, seen, last_mean, m2_next
+
+
 def _reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Reverse each row's first `length` steps in place, leaving padding where it is.
 

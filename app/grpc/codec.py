@@ -55,6 +55,15 @@ def parse_inputs(request: pb.ModelInferRequest) -> dict[str, Tensor]:
     return inputs
 
 
+def parameters(request: pb.ModelInferRequest) -> dict[str, Any]:
+    """The request's parameters as plain values."""
+    values = {}
+    for name, parameter in request.parameters.items():
+        kind = parameter.WhichOneof("parameter_choice")
+        values[name] = getattr(parameter, kind) if kind else None
+    return values
+
+
 def request_timeout(request: pb.ModelInferRequest, deadline_s: float | None) -> float | None:
     """The sooner of the request's `timeout` parameter and the call's gRPC deadline, in seconds."""
     parameter = request.parameters.get("timeout")

@@ -24,10 +24,11 @@ from app import __version__
 from app.auth import check_api_key
 from app.dataplane import DataPlane
 from app.errors import ModelNotFound, ServeError
-from app.grpc.codec import infer_response, parse_inputs, request_timeout
+from app.grpc.codec import infer_response, parameters, parse_inputs, request_timeout
 from app.metrics import Metrics
 from app.repository.control import ModelControl
 from app.repository.registry import Registry
+from app.sequences import sequence_request
 from app.settings import Settings
 from app.v2.extensions import model_config, model_statistics
 from app.v2.routes import EXTENSIONS, metadata, serving, version_number
@@ -36,8 +37,9 @@ logger = logging.getLogger(__name__)
 
 STATUS_CODES = {
     400: grpc.StatusCode.INVALID_ARGUMENT, 401: grpc.StatusCode.UNAUTHENTICATED, 404: grpc.StatusCode.NOT_FOUND,
-    413: grpc.StatusCode.RESOURCE_EXHAUSTED, 415: grpc.StatusCode.INVALID_ARGUMENT,
-    422: grpc.StatusCode.INVALID_ARGUMENT, 503: grpc.StatusCode.UNAVAILABLE, 504: grpc.StatusCode.DEADLINE_EXCEEDED,
+    409: grpc.StatusCode.FAILED_PRECONDITION, 413: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    415: grpc.StatusCode.INVALID_ARGUMENT, 422: grpc.StatusCode.INVALID_ARGUMENT,
+    503: grpc.StatusCode.UNAVAILABLE, 504: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 
 Reply = TypeVar("Reply")
@@ -172,7 +174,8 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
             # No await from finding the version to submitting to its batcher: an unload cannot come between.
             entry = self.dataplane.find(request.model_name,
                                         version_number(request.model_name, request.model_version or None))
-            outputs = await self.dataplane.infer(entry, inputs, request_timeout(request, deadline_s))
+            outputs = await self.dataplane.infer(entry, inputs, request_timeout(request, deadline_s),
+                                                 sequence_request(parameters(request)))
             return infer_response(entry.name, entry.version, request, outputs)
         finally:
             activity.leave()
@@ -186,8 +189,9 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
 
     async def ModelStreamInfer(self, requests: AsyncIterator[pb.ModelInferRequest],
                                context: Any) -> AsyncIterator[pb.ModelStreamInferResponse]:
-        """Requests of one stream run concurrently (so they batch); each answer, or the error of its
-        request, goes back as soon as it is ready, carrying the request's id."""
+        """Requests of one stream run concurrently (so they batch), except steps of one sequence, which run
+        in order; each answer, or the error of its request, goes back as soon as it is ready, carrying the
+        request's id."""
         try:
             self._authorize(context)
         except ServeError as exc:
@@ -195,7 +199,11 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
         answers: asyncio.Queue[pb.ModelStreamInferResponse | None] = asyncio.Queue()
         running: set[asyncio.Task[None]] = set()
 
-        async def answer(request: pb.ModelInferRequest) -> None:
+        sequences: dict[Any, asyncio.Task[None]] = {}  # sequence_id -> its latest step in this stream
+
+        async def answer(request: pb.ModelInferRequest, after: asyncio.Task[None] | None) -> None:
+            if after is not None:  # steps of one sequence run in the order they came
+                await asyncio.wait([after])
             started, status = time.perf_counter(), "OK"
             try:
                 await answers.put(pb.ModelStreamInferResponse(infer_response=await self._infer(request, None)))
@@ -209,7 +217,10 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
 
         async def read() -> None:
             async for request in requests:
-                task = asyncio.create_task(answer(request))
+                sequence = parameters(request).get("sequence_id") or None
+                task = asyncio.create_task(answer(request, sequences.get(sequence)))
+                if sequence is not None:
+                    sequences[sequence] = task
                 running.add(task)
                 task.add_done_callback(running.discard)
             while running:

@@ -21,10 +21,15 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw:
         raise BadRequest("empty body; expected a JSON object")
+    return parse_json_object(raw)
+
+
+def parse_json_object(raw: bytes | str, what: str = "body") -> dict[str, Any]:
+    """A JSON object (a body, a WebSocket frame): 400 when not JSON, 422 when not an object."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from None
+        raise BadRequest(f"{what} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise InputError(f"body must be a JSON object, got {type(data).__name__}")
+        raise InputError(f"{what} must be a JSON object, got {type(data).__name__}")
     return data

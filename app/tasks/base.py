@@ -48,6 +48,7 @@ class TaskModel(ABC, Generic[P, R]):
     default_model: ClassVar[str] = ""  # the model a typed request gets without ?model=
     model_field: ClassVar[str | None] = None  # a body field that may name the model (the translator's "model")
     response_model: ClassVar[type[BaseModel] | None] = None  # the typed answer, for OpenAPI
+    state_inputs: ClassVar[tuple[str, ...]] = ()  # V2 inputs that carry state (stateful tasks)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -91,6 +92,19 @@ class TaskModel(ABC, Generic[P, R]):
     @abstractmethod
     def answer_tensors(self, result: R) -> list[Tensor]:
         """A result as the signature's output tensors."""
+
+    # --- state carried between requests (stateful tasks only): the V2 sequence parameters use these
+
+    def initial_state(self) -> Any:
+        raise InputError(f"model {self.manifest.name!r} (task {self.task}) keeps no state: sequence parameters "
+                         "apply to stateful models only")
+
+    def with_state(self, payload: P, state: Any) -> P:
+        """The payload, to run on `state` instead of the one it came with."""
+        raise InputError(f"model {self.manifest.name!r} (task {self.task}) keeps no state")
+
+    def state_of(self, result: R) -> Any:
+        raise InputError(f"model {self.manifest.name!r} (task {self.task}) keeps no state")
 
     # --- running
 

@@ -10,6 +10,7 @@ import numpy as np
 import orjson
 
 from app.errors import BadRequest
+from app.sequences import SequenceRequest, sequence_request
 from app.tensors import DTYPES, Tensor
 
 
@@ -25,6 +26,7 @@ class InferRequest:
     binary_default: bool
     requested: list[str] | None
     timeout_s: float | None = None  # the request's `timeout` parameter (microseconds on the wire)
+    sequence: SequenceRequest | None = None  # sequence_id / _start / _end, for stateful models
 
 
 def timeout_parameter(value: Any) -> float | None:
@@ -143,8 +145,9 @@ def parse_infer_request(body: bytes, header_length: int | None) -> InferRequest:
                 binary_outputs[out["name"]] = bool(out_params["binary_data"])
     request_id = header.get("id")
     timeout_s = timeout_parameter(params.get("timeout")) if isinstance(params, dict) else None
+    sequence = sequence_request(params) if isinstance(params, dict) else None
     return InferRequest(str(request_id) if request_id is not None else None, inputs, binary_outputs,
-                        binary_default, requested, timeout_s)
+                        binary_default, requested, timeout_s, sequence)
 
 
 def select_outputs(requested: list[str] | None, outputs: list[Tensor]) -> list[Tensor]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
 from app.errors import BadRequest
 from app.repository.control import ModelControl
+from app.rest.body import parse_json_object
 from app.rest.deps import Authorized
 from app.rest.responses import FastJSONResponse
 
@@ -30,15 +30,7 @@ ControlDep = Annotated[ModelControl, Depends(get_control)]
 async def read_parameters(request: Request) -> dict[str, Any]:
     """The optional JSON body: {"parameters": {...}} for load and unload, {"ready": bool} for the index."""
     raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("body must be a JSON object")
-    return body
+    return parse_json_object(raw) if raw.strip() else {}
 
 
 @router.post("/index", summary="Every model version in the repository, with its state")

@@ -134,7 +134,7 @@ async def _infer(request: Request, dataplane: DataPlaneDep, name: str, version: 
     # No await from finding the version to submitting to its batcher: an unload cannot come between.
     entry = dataplane.find(name, version_number(name, version), context=request.scope.setdefault("state", {}))
     parsed = parse_infer_request(body, int(header) if header is not None else None)
-    outputs = await dataplane.infer(entry, parsed.inputs, parsed.timeout_s)
+    outputs = await dataplane.infer(entry, parsed.inputs, parsed.timeout_s, parsed.sequence)
     body, headers = encode_infer_response(entry.name, entry.version, parsed, outputs)
     return Response(body, headers=headers)
 

@@ -237,8 +237,8 @@ def test_config_and_statistics_agree_with_rest(urls: tuple[str, str], client: tr
     assert rest["inference_stats"]["success"]["count"] == int(after["inference_stats"]["success"]["count"])
     assert rest["batch_stats"] and all(b["compute_infer"]["ns"] > 0 for b in rest["batch_stats"])
     every = http.get("/v2/models/stats").json()["model_stats"]
-    assert {m["name"] for m in every} == {"digit", "sine", "dates", "words"}
-    assert len(client.get_inference_statistics(as_json=True)["model_stats"]) == 4
+    assert {m["name"] for m in every} == {"digit", "sine", "sine_stream", "dates", "words"}
+    assert len(client.get_inference_statistics(as_json=True)["model_stats"]) == 5
     with pytest.raises(InferenceServerException, match="NOT_FOUND"):
         client.get_model_config("nope")
     assert http.get("/v2/models/nope/stats").status_code == 404
@@ -266,9 +266,28 @@ def test_timeout_parameter_is_honoured(urls: tuple[str, str], client: triton.Inf
 
 def test_repository_calls_over_grpc(client: triton.InferenceServerClient) -> None:
     index = client.get_model_repository_index(headers=AUTH, as_json=True)["models"]
-    assert {(m["name"], m["state"]) for m in index} == {("digit", "READY"), ("sine", "READY"), ("dates", "READY"),
-                                                         ("words", "READY")}
+    assert {(m["name"], m["state"]) for m in index} == {(name, "READY") for name in
+                                                         ("digit", "sine", "sine_stream", "dates", "words")}
     with pytest.raises(InferenceServerException, match="UNAUTHENTICATED"):
         client.get_model_repository_index()
     with pytest.raises(InferenceServerException, match="SEQSERVE_MODEL_CONTROL=explicit"):
         client.load_model("digit", headers=AUTH)  # this server does not allow it
+
+
+def test_stream_carries_sequences_in_order(client: triton.InferenceServerClient, urls: tuple[str, str]) -> None:
+    values = [float(np.sin(0.2 * t)) for t in range(12)]
+    answers: queue.Queue[tuple[object, object]] = queue.Queue()
+    client.start_stream(callback=lambda result, error: answers.put((result, error)), headers=AUTH)
+    try:
+        for index, value in enumerate(values):  # sent back to back: the server runs a sequence's steps in order
+            tensor = triton.InferInput("values", [1, 1], "FP32")
+            tensor.set_data_from_numpy(np.array([[value]], dtype=np.float32))
+            client.async_stream_infer("sine_stream", [tensor], request_id=str(index), sequence_id=42,
+                                      sequence_start=index == 0, sequence_end=index == len(values) - 1)
+        got = [answers.get(timeout=30) for _ in values]
+    finally:
+        client.stop_stream()
+    assert all(error is None for _, error in got), [e for _, e in got if e]
+    last = next(r for r, _ in got if r.get_response().id == str(len(values) - 1))  # type: ignore[attr-defined]
+    whole = typed(urls[0], "/predict/sine/stream", {"values": values})["forecast"]
+    np.testing.assert_allclose(last.as_numpy("forecast")[0][:16], whole, atol=1e-5)  # type: ignore[attr-defined]

@@ -52,3 +52,20 @@ def test_translators_with_padding_and_mixed_beams(name: str) -> None:
         alone = model.run_batch([payload])[0]
         assert [t.beams and [b for b, _ in t.beams] for t in batched] == [[b for b, _ in t.beams] for t in alone]
         np.testing.assert_allclose([t.score for t in batched], [t.score for t in alone], atol=1e-5)
+
+
+def test_sine_stream_with_mixed_step_lengths_and_states() -> None:
+    from app.tasks.sine_stream import StreamStep
+
+    model = load("sine_stream")
+    rng = np.random.default_rng(0)
+    started = model.run_batch([StreamStep(rng.normal(size=30).astype(np.float32), model.initial_state(), 16)])[0]
+    steps = ((1, started.state, 4), (7, model.initial_state(), 64), (1, model.initial_state(), 16),
+             (7, started.state, 1))
+    payloads = [StreamStep(rng.normal(size=n).astype(np.float32), state, h) for n, state, h in steps]
+    together = model.run_batch(payloads)
+    for payload, batched in zip(payloads, together, strict=True):
+        alone = model.run_batch([payload])[0]
+        np.testing.assert_allclose(batched.forecast, alone.forecast, atol=1e-5)
+        np.testing.assert_allclose(batched.state.h, alone.state.h, atol=1e-6)
+        assert batched.state.count == alone.state.count == payload.state.count + len(payload.values)

@@ -27,8 +27,8 @@ def smoke_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_model_folder_is_complete(smoke_repo: Path) -> None:
-    for name, graphs in {"digit": ["model"], "sine": ["model"], "dates": ["encoder", "decoder"],
-                         "words": ["encoder", "decoder"]}.items():
+    for name, graphs in {"digit": ["model"], "sine": ["model"], "sine_stream": ["model"],
+                         "dates": ["encoder", "decoder"], "words": ["encoder", "decoder"]}.items():
         folder = smoke_repo / name / "1"
         manifest = json.loads((folder / "manifest.json").read_text())
         assert manifest["name"] == name and manifest["version"] == 1
@@ -48,6 +48,9 @@ def test_every_model_folder_is_complete(smoke_repo: Path) -> None:
     sine = json.loads((smoke_repo / "sine" / "1" / "manifest.json").read_text())["metrics"]
     for baseline in ("last_value", "ar8", "sinusoid_fit"):
         assert sine[f"rmse_h16_{baseline}"] > 0
+    stream = json.loads((smoke_repo / "sine_stream" / "1" / "manifest.json").read_text())
+    assert stream["metrics"]["rmse_h16_window_sine_v1"] > 0  # compared with the window model trained before it
+    assert stream["preprocessing"]["initial_state"]["count"] == 0
 
 
 def test_smoke_models_are_servable(smoke_repo: Path) -> None:
@@ -55,6 +58,9 @@ def test_smoke_models_are_servable(smoke_repo: Path) -> None:
         assert wait_ready(client)["status"] == "ready"
         response = client.post("/predict/translate", json={"texts": ["up"], "model": "words"})
         assert response.json()["translations"][0]["text"] == "down"
+        first = client.post("/predict/sine/stream", json={"values": [0.1, 0.2]}).json()
+        assert client.post("/predict/sine/stream", json={"values": [0.3], "state": first["state"]}).json()[
+            "observed"] == 3
 
 
 def test_digit_from_idx_files(tmp_path: Path) -> None:

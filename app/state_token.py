@@ -1,0 +1,75 @@
+"""State tokens: a stream's whole state, in the client's hands, signed so it comes back unaltered.
+
+`token = base64url(payload) "." base64url(HMAC-SHA256(key, payload))`, payload a JSON object whose
+arrays travel as base64 of their little-endian bytes. The server keeps nothing per stream: any worker
+or replica holding the key takes the next step, and a restart loses no stream.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from typing import Any
+
+import numpy as np
+import orjson
+
+from app.errors import BadRequest
+
+MAX_TOKEN_CHARS = 65536
+
+
+class StateTokenError(BadRequest):
+    """A token that is not one of ours, or not as we signed it; the message names which."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+
+
+def encode_array(array: np.ndarray) -> dict[str, Any]:
+    little = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+    return {"dtype": little.dtype.str, "shape": list(little.shape), "data": _b64(little.tobytes())}
+
+
+def decode_array(value: Any, field: str) -> np.ndarray:
+    try:
+        dtype = np.dtype(value["dtype"])
+        if dtype.kind not in "fiu":
+            raise ValueError(dtype)
+        return np.frombuffer(_unb64(value["data"]), dtype=dtype).reshape(value["shape"]).copy()
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        raise StateTokenError(f"state token field {field!r} is not an array") from None
+
+
+def sign(key: bytes, payload: dict[str, Any]) -> str:
+    body = orjson.dumps(payload)
+    return f"{_b64(body)}.{_b64(hmac.new(key, body, hashlib.sha256).digest())}"
+
+
+def verify(key: bytes, token: Any) -> dict[str, Any]:
+    """The payload of a token this key signed; StateTokenError saying what is wrong otherwise."""
+    if not isinstance(token, str) or not token:
+        raise StateTokenError("'state' must be the token of an earlier answer (a string), or null to start")
+    if len(token) > MAX_TOKEN_CHARS:
+        raise StateTokenError(f"state token is {len(token)} characters; ours are far shorter")
+    parts = token.split(".")
+    if len(parts) != 2 or not all(parts):
+        raise StateTokenError("state token is truncated or not a state token (expected <payload>.<signature>)")
+    try:
+        body, mac = _unb64(parts[0]), _unb64(parts[1])
+    except (binascii.Error, ValueError):
+        raise StateTokenError("state token is truncated or corrupt (not base64url)") from None
+    if not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).digest()):
+        raise StateTokenError("state token signature does not match: it was altered, truncated, or signed with "
+                              "another server's key (give every replica the same SEQSERVE_STREAM_KEY)")
+    payload = orjson.loads(body)
+    if not isinstance(payload, dict):
+        raise StateTokenError("state token payload is not an object")
+    return payload

@@ -1,0 +1,254 @@
+"""Streaming forecasts: a live series one or more observations at a time, the recurrent state carried
+between calls in a signed token the client sends back (app/state_token.py).
+
+The graph is one step: new values plus the carried state (LSTM h and c; the running normaliser's
+count, mean and m2) in; a forecast of the next `max_horizon` values plus the new state out. Steps of
+different streams arriving together run as one batch (grouped by how many values they bring).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.errors import Conflict, InputError
+from app.repository.manifest import Manifest, TensorSpec
+from app.runtime.base import Backend
+from app.settings import Settings
+from app.state_token import StateTokenError, decode_array, encode_array, sign, verify
+from app.tasks.base import Signature, TaskModel, require, tensor_scalar
+from app.tensors import Tensor
+
+DEFAULT_HORIZON = 16
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+STATE_INPUTS = ("h", "c", "count", "mean", "m2")
+SIGNATURE = Signature(
+    inputs=[TensorSpec(name="values", datatype="FP32", shape=[-1, -1]),
+            TensorSpec(name="h", datatype="FP32", shape=[-1, -1, -1]),
+            TensorSpec(name="c", datatype="FP32", shape=[-1, -1, -1]),
+            TensorSpec(name="count", datatype="FP64", shape=[-1]),
+            TensorSpec(name="mean", datatype="FP64", shape=[-1]),
+            TensorSpec(name="m2", datatype="FP64", shape=[-1])],
+    outputs=[TensorSpec(name="forecast", datatype="FP32", shape=[-1, -1]),
+             TensorSpec(name="h_out", datatype="FP32", shape=[-1, -1, -1]),
+             TensorSpec(name="c_out", datatype="FP32", shape=[-1, -1, -1]),
+             TensorSpec(name="count_out", datatype="FP64", shape=[-1]),
+             TensorSpec(name="mean_out", datatype="FP64", shape=[-1]),
+             TensorSpec(name="m2_out", datatype="FP64", shape=[-1])],
+)
+EXAMPLE: Any = {"values": [0.42], "horizon": DEFAULT_HORIZON, "state": None}
+
+
+class StreamResponse(BaseModel):
+    model: str
+    version: int
+    forecast: list[float] = Field(description="The next `horizon` values, after every value seen so far.")
+    state: str = Field(description="Send it back as `state` with the next values.")
+    observed: int = Field(description="Values seen by this stream so far.")
+
+
+@dataclass
+class StreamState:
+    """One stream's carried state: h and c [layers, hidden], the normaliser's count, mean and m2."""
+
+    h: np.ndarray
+    c: np.ndarray
+    count: float
+    mean: float
+    m2: float
+
+
+@dataclass
+class StreamStep:
+    values: np.ndarray  # float32 [T], the new observations
+    state: StreamState
+    horizon: int
+
+
+@dataclass
+class StreamResult:
+    forecast: np.ndarray  # float32 [max_horizon]
+    state: StreamState
+    horizon: int
+
+
+class SineStreamModel(TaskModel[StreamStep, StreamResult]):
+    task = "sine_stream"
+    route = "/predict/sine/stream"
+    summary = "Forecast a live series: send new values and the last answer's state"
+    default_model = "sine_stream"
+    response_model = StreamResponse
+    state_inputs = STATE_INPUTS
+
+    def __init__(self, manifest: Manifest, backend: Backend, settings: Settings) -> None:
+        super().__init__(manifest, backend, settings)
+        pre = manifest.preprocessing
+        self.max_horizon = int(pre["max_horizon"])
+        self.layers, self.hidden = int(pre["layers"]), int(pre["hidden"])
+        self.max_values = settings.max_series_length
+        # The app always sets a key (one per process at least); a model loaded on its own (training's
+        # evaluation, scripts) signs with one of its own.
+        key = settings.stream_key.get_secret_value() if settings.stream_key else secrets.token_urlsafe(32)
+        self.key = key.encode()
+
+    @classmethod
+    def request_model(cls, model: TaskModel[Any, Any] | None) -> type[BaseModel]:
+        max_horizon = model.max_horizon if isinstance(model, SineStreamModel) else 64
+        max_values = model.max_values if isinstance(model, SineStreamModel) else None
+
+        class SineStreamRequest(BaseModel):
+            model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
+            values: list[float] = Field(min_length=1, max_length=max_values,
+                                        description="New observations, oldest first (one or many).")
+            horizon: int = Field(DEFAULT_HORIZON, ge=1, le=max_horizon, description="Values to forecast.")
+            state: str | None = Field(None, description="The previous answer's `state`; null starts a stream.")
+
+        return SineStreamRequest
+
+    # --- state
+
+    def initial_state(self) -> StreamState:
+        zeros = np.zeros((self.layers, self.hidden), dtype=np.float32)
+        return StreamState(zeros, zeros.copy(), 0.0, 0.0, 0.0)
+
+    def open_state(self, token: Any) -> StreamState:
+        """The state a token carries, if this very model version signed it."""
+        if token is None:
+            return self.initial_state()
+        payload = verify(self.key, token)
+        if payload.get("task") != self.task or payload.get("model") != self.manifest.name:
+            raise StateTokenError(f"state token belongs to model {payload.get('model')!r} (task "
+                                  f"{payload.get('task')!r}), not {self.manifest.name!r}")
+        if payload.get("version") != self.manifest.version:
+            raise Conflict(f"state token comes from {self.manifest.name} version {payload.get('version')}, this is "
+                           f"version {self.manifest.version}: send ?version={payload.get('version')} while that "
+                           "version serves, or start a new stream (state null)")
+        h, c = decode_array(payload.get("h"), "h"), decode_array(payload.get("c"), "c")
+        if h.shape != (self.layers, self.hidden) or c.shape != h.shape:
+            raise StateTokenError(f"state token holds state of shape {list(h.shape)}, expected "
+                                  f"{[self.layers, self.hidden]}")
+        try:
+            return StreamState(h.astype(np.float32), c.astype(np.float32), float(payload["count"]),
+                               float(payload["mean"]), float(payload["m2"]))
+        except (KeyError, TypeError, ValueError):
+            raise StateTokenError("state token lacks the normaliser's count, mean or m2") from None
+
+    def seal_state(self, state: StreamState) -> str:
+        return sign(self.key, {"task": self.task, "model": self.manifest.name, "version": self.manifest.version,
+                               "count": state.count, "mean": state.mean, "m2": state.m2,
+                               "h": encode_array(state.h), "c": encode_array(state.c)})
+
+    def with_state(self, payload: StreamStep, state: StreamState) -> StreamStep:
+        return StreamStep(payload.values, state, payload.horizon)
+
+    def state_of(self, result: StreamResult) -> StreamState:
+        return result.state
+
+    # --- the typed JSON contract
+
+    def parse_json(self, body: dict[str, Any]) -> StreamStep:
+        self.reject_unknown(body)
+        return self.step_json(body, self.open_state(body.get("state")))
+
+    def step_json(self, body: dict[str, Any], state: StreamState) -> StreamStep:
+        """New values and a horizon from a JSON object (a request body or a WebSocket frame), to run on `state`."""
+        values = require(body, "values")
+        if not isinstance(values, list) or not values:
+            raise InputError("'values' must be a non-empty list of numbers")
+        if len(values) > self.max_values:
+            raise InputError(f"'values' has {len(values)} values; at most {self.max_values} per step")
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            raise InputError("'values' must contain only numbers")
+        horizon = body.get("horizon", DEFAULT_HORIZON)
+        array = np.asarray(values, dtype=np.float64)
+        if np.isfinite(array).all() and np.abs(array).max() > FLOAT32_MAX:
+            raise InputError("'values' holds a number beyond float32's range")
+        return self._step(array.astype(np.float32), horizon, state)
+
+    def _step(self, values: np.ndarray, horizon: Any, state: StreamState) -> StreamStep:
+        if not np.isfinite(values).all():
+            raise InputError("'values' contains NaN or infinity")
+        if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= self.max_horizon:
+            raise InputError(f"'horizon' must be an integer from 1 to {self.max_horizon}, got {horizon!r}")
+        return StreamStep(values, state, horizon)
+
+    def answer_json(self, result: StreamResult) -> dict[str, Any]:
+        return {"forecast": result.forecast[: result.horizon], "state": self.seal_state(result.state),
+                "observed": int(result.state.count)}
+
+    # --- V2: the step graph itself, state passed in and out as tensors
+
+    def signature(self) -> Signature:
+        return SIGNATURE
+
+    def parse_tensors(self, inputs: dict[str, Tensor]) -> StreamStep:
+        unknown = sorted(set(inputs) - {spec.name for spec in SIGNATURE.inputs} - {"horizon"})
+        if unknown:
+            raise InputError(f"unknown input(s) {unknown}; expected values, optional horizon, and the state "
+                             f"{list(STATE_INPUTS)} (none for a new stream)")
+        values = inputs.get("values")
+        if values is None or not isinstance(values.data, np.ndarray) or values.data.ndim != 2 or \
+                values.data.shape[0] != 1:
+            raise InputError("'values' must be FP32 of shape [1, T]: one stream's new observations")
+        state = self.initial_state()
+        given = {name: inputs[name].data for name in STATE_INPUTS if name in inputs}
+        if given:
+            if set(given) != set(STATE_INPUTS):
+                raise InputError(f"send all of {list(STATE_INPUTS)} or none (a new stream)")
+            h, c = (np.asarray(given[k], dtype=np.float32) for k in ("h", "c"))
+            if h.shape != (self.layers, 1, self.hidden) or c.shape != h.shape:
+                raise InputError(f"'h' and 'c' must have shape {[self.layers, 1, self.hidden]}")
+            count, mean, m2 = (float(np.asarray(given[k]).ravel()[0]) for k in ("count", "mean", "m2"))
+            state = StreamState(h[:, 0], c[:, 0], count, mean, m2)
+        horizon = tensor_scalar(inputs, "horizon", self.max_horizon)
+        return self._step(np.asarray(values.data[0], dtype=np.float32), horizon, state)
+
+    def answer_tensors(self, result: StreamResult) -> list[Tensor]:
+        s = result.state
+        forecast = result.forecast[None, : result.horizon].astype(np.float32)
+        return [Tensor("forecast", "FP32", list(forecast.shape), forecast),
+                Tensor("h_out", "FP32", [self.layers, 1, self.hidden], s.h[:, None]),
+                Tensor("c_out", "FP32", [self.layers, 1, self.hidden], s.c[:, None]),
+                Tensor("count_out", "FP64", [1], np.array([s.count])),
+                Tensor("mean_out", "FP64", [1], np.array([s.mean])),
+                Tensor("m2_out", "FP64", [1], np.array([s.m2]))]
+
+    # --- running
+
+    def size(self, payload: StreamStep) -> int:
+        return 1
+
+    def work(self, payload: StreamStep) -> int:
+        return len(payload.values)
+
+    def run_batch(self, payloads: list[StreamStep]) -> list[StreamResult]:
+        results: list[StreamResult | None] = [None] * len(payloads)
+        by_length: dict[int, list[int]] = {}
+        for index, payload in enumerate(payloads):
+            by_length.setdefault(len(payload.values), []).append(index)
+        for indices in by_length.values():  # one graph run per step length
+            group = [payloads[i] for i in indices]
+            outputs = self.backend.run("model", {
+                "values": np.stack([p.values for p in group]),
+                "h": np.stack([p.state.h for p in group], axis=1),
+                "c": np.stack([p.state.c for p in group], axis=1),
+                "count": np.array([p.state.count for p in group], dtype=np.float64),
+                "mean": np.array([p.state.mean for p in group], dtype=np.float64),
+                "m2": np.array([p.state.m2 for p in group], dtype=np.float64),
+            })
+            forecast, h, c, count, mean, m2 = outputs
+            for row, index in enumerate(indices):
+                state = StreamState(h[:, row].copy(), c[:, row].copy(), float(count[row]), float(mean[row]),
+                                    float(m2[row]))
+                results[index] = StreamResult(forecast[row], state, payloads[index].horizon)
+        return [r for r in results if r is not None]
+
+    def warmup_payloads(self, batch_sizes: list[int]) -> list[StreamStep]:
+        rng = np.random.default_rng(0)
+        return [StreamStep(rng.normal(size=n).astype(np.float32), self.initial_state(), DEFAULT_HORIZON)
+                for n in batch_sizes]
+
