@@ -40,12 +40,12 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["SEQSERVE_STREAM_KEY"] = secrets.token_urlsafe(32)
         logging.getLogger("app").warning("SEQSERVE_STREAM_KEY is not set: stream state tokens are signed with "
                                          "a key made for this run; set one shared by every replica")
-    get_settings.cache_clear()
     if workers > 1 and settings.model_control == "explicit" and settings.state_dir is None:
         # Explicit load/unload reach one worker; the others read the decision from here (app/repository/control.py).
         state_dir = tempfile.mkdtemp(prefix="seqserve-")
         os.environ["SEQSERVE_STATE_DIR"] = state_dir
         atexit.register(shutil.rmtree, state_dir, True)
+    get_settings.cache_clear()  # a single worker runs in this process: it reads the settings again
     uvicorn.run(
         "app.main:app", host=args.host, port=args.port, workers=workers,
         log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=30,
