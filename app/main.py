@@ -21,6 +21,7 @@ from app.repository.control import ModelControl
 from app.repository.registry import Registry
 from app.rest import health, playground, predict, websocket
 from app.rest.deps import require_api_key
+from app.rest.docs import install_docs
 from app.rest.errors import install_error_handlers
 from app.rest.fastpath import FastPathMiddleware
 from app.rest.middleware import EdgeMiddleware
@@ -94,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # FastAPI's native OpenTelemetry asks the global providers on every request; only when asked for.
     telemetry = {"tracing": settings.opentelemetry, "metrics": settings.opentelemetry, "logs": settings.opentelemetry}
     app = SeqServe(title="seqserve", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                   telemetry=telemetry)  # type: ignore[arg-type]
+                   telemetry=telemetry, docs_url=None, redoc_url=None)  # type: ignore[arg-type]
     app.state.settings = settings
     app.state.registry = registry
     app.state.control = control
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v2.router)
     app.include_router(v2_repository.router)
     app.include_router(playground.router)
+    install_docs(app)
     app.add_api_route(
         "/metrics", metrics_endpoint(metrics), methods=["GET"], tags=["health"], include_in_schema=True,
         summary="Prometheus metrics", dependencies=[Depends(require_api_key)] if settings.metrics_need_key else [],

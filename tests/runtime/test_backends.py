@@ -49,8 +49,11 @@ def test_cuda_required_but_absent_is_an_error() -> None:
 
     if "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("onnxruntime here may really have CUDA")
-    with pytest.raises(BackendError, match="CUDAExecutionProvider is not usable"):
+    with pytest.raises(BackendError) as refused:
         OnnxBackend("digit/1", {"model": MODELS / "digit" / "1" / "model.onnx"}, "cuda", 1)
+    # says that it refused, and never that it runs on the CPU
+    assert str(refused.value).startswith("digit/1: refused to load: SEQSERVE_DEVICE=cuda")
+    assert "has no CUDAExecutionProvider" in str(refused.value) and "running on" not in str(refused.value)
 
 
 def test_auto_falls_back_to_cpu_with_a_warning() -> None:
