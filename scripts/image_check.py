@@ -8,7 +8,8 @@ gRPC) and checks the answers, renders /docs with the network cut off, checks tha
 home of its own, that no build leftover or pip cache is in it and that its OCI labels are set, and that it stops
 on SIGTERM, exit status 0, within its grace period. gpu image: checks that the app finds NVIDIA's CUDA and cuDNN
 libraries by itself, and that SEQSERVE_DEVICE=cuda on a host without a usable GPU refuses to serve and says so.
-Prints both image sizes; removes its containers (and images, unless --keep-images). Exit status 0 when all
+Prints both image sizes; removes its containers and the images it made (unless --keep-images; a base made by an
+earlier run with --keep-images is reused). Exit status 0 when all
 passed, 1 otherwise.
 
 Where Docker Hub cannot be reached, the Python base is made from Debian bookworm's packages with mmdebstrap
@@ -45,6 +46,7 @@ runtime = "runc"
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 """
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+MADE: list[str] = []  # base images this run made (removed with the others unless --keep-images)
 
 
 class Failed(Exception):
@@ -96,6 +98,7 @@ def python_base(tool: str, asked: str | None) -> str:
         run("mmdebstrap", "--variant=minbase", "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
             "--include=python3,python3-venv,python-is-python3,ca-certificates", "bookworm", str(rootfs))
         run(tool, "import", str(rootfs), DEBIAN_BASE)
+    MADE.append(DEBIAN_BASE)
     return DEBIAN_BASE
 
 
@@ -276,7 +279,7 @@ def main() -> int:
     finally:
         run(tool, "rm", "-f", CONTAINER, check=False, quiet=True)
         if not args.keep_images:
-            run(tool, "rmi", "-f", *IMAGES.values(), check=False, quiet=True)
+            run(tool, "rmi", "-f", *IMAGES.values(), *MADE, check=False, quiet=True)
         # the untagged images of this run's intermediate stages, and no one else's
         if ours := sorted(set(images(tool, "--filter", "dangling=true")) - dangling):
             run(tool, "rmi", "-f", *ours, check=False, quiet=True)
