@@ -5,7 +5,7 @@
 #                                                 wheels: the host needs only the driver and the container toolkit
 # Python packages come from deploy/requirements/{cpu,gpu}.txt: exact versions with hashes (deploy/lock.sh),
 # one onnxruntime version in both. The committed models are baked in at /models; mount a repository there to
-# serve others. scripts/image_check.sh builds both and runs the cpu image.
+# serve others. scripts/image_check.py builds both and runs the cpu image.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 

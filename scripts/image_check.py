@@ -34,6 +34,10 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app import __version__  # noqa: E402
+
 OFFICIAL_BASE = "docker.io/library/python:3.11-slim-bookworm"
 DEBIAN_BASE = "localhost/seqserve-python:3.11-bookworm"
 IMAGES = {"cpu": "localhost/seqserve:cpu-check", "gpu": "localhost/seqserve:gpu-check"}
@@ -102,12 +106,20 @@ def python_base(tool: str, asked: str | None) -> str:
     return DEBIAN_BASE
 
 
-def build(tool: str, target: str, base: str) -> float:
-    revision = run("git", "-C", str(ROOT), "rev-parse", "HEAD", check=False, quiet=True).stdout.strip() or "unknown"
-    sys.path.insert(0, str(ROOT))
-    from app import __version__
+def git(*args: str) -> str:
+    """What git prints about this checkout ("" where it fails: no repository, no origin)."""
+    result = run("git", "-C", str(ROOT), *args, check=False, quiet=True)
+    return result.stdout.strip() if result.returncode == 0 else ""
 
-    source = run("git", "-C", str(ROOT), "remote", "get-url", "origin", check=False, quiet=True).stdout.strip()
+
+def logs(tool: str) -> str:
+    result = run(tool, "logs", CONTAINER, check=False)
+    return result.stdout + result.stderr
+
+
+def build(tool: str, target: str, base: str) -> float:
+    revision = git("rev-parse", "HEAD") or "unknown"
+    source = git("remote", "get-url", "origin")
     args = [tool, "build", "--target", target, "-t", IMAGES[target], "--build-arg", f"PYTHON_IMAGE={base}",
             "--build-arg", f"REVISION={revision}", "--build-arg", f"VERSION={__version__}",
             "--build-arg", f"SOURCE={source}"]
@@ -152,9 +164,9 @@ def wait_healthy(tool: str, seconds: float = 180) -> float:
         if healthy:
             return time.monotonic() - started
         if run(tool, "inspect", "--format", "{{.State.Running}}", CONTAINER).stdout.strip() != "true":
-            raise Failed("the container exited:\n" + run(tool, "logs", CONTAINER, check=False).stderr[-3000:])
+            raise Failed("the container exited:\n" + logs(tool)[-3000:])
         time.sleep(1)
-    raise Failed(f"not healthy within {seconds:.0f} s:\n" + run(tool, "logs", CONTAINER, check=False).stderr[-3000:])
+    raise Failed(f"not healthy within {seconds:.0f} s:\n" + logs(tool)[-3000:])
 
 
 def expect(condition: bool, message: str) -> None:
@@ -164,7 +176,6 @@ def expect(condition: bool, message: str) -> None:
 
 
 def check_answers(url: str, grpc_port: int) -> None:
-    sys.path.insert(0, str(ROOT))
     digit = json.loads((ROOT / "app" / "tasks" / "examples" / "digit.json").read_text())
     with httpx.Client(base_url=url, timeout=30) as client:
         answer = client.post("/predict/digit", json={"images": [digit]}).json()["predictions"][0]
@@ -204,9 +215,8 @@ def check_user_and_hygiene(tool: str, image: str) -> None:
     expect(leftovers == [], f"no requirements file, pip cache or build leftovers in the image {leftovers}")
     labels = json.loads(run(tool, "image", "inspect", "--format", "{{json .Config.Labels}}", image).stdout)
     found = {k: labels.get(f"org.opencontainers.image.{k}") for k in ("source", "version", "revision")}
-    has_origin = run("git", "-C", str(ROOT), "remote", "get-url", "origin", check=False, quiet=True).returncode == 0
     expect(bool(found["version"]) and found["revision"] not in (None, "", "unknown")
-           and (bool(found["source"]) or not has_origin), f"OCI labels {found}")
+           and (bool(found["source"]) or not git("remote", "get-url", "origin")), f"OCI labels {found}")
 
 
 def check_stops_on_sigterm(tool: str) -> None:
@@ -214,10 +224,10 @@ def check_stops_on_sigterm(tool: str) -> None:
     run(tool, "stop", "--time", str(GRACE_S), CONTAINER)  # SIGTERM, then SIGKILL after the grace period
     took = time.monotonic() - started
     status = run(tool, "inspect", "--format", "{{.State.ExitCode}}", CONTAINER).stdout.strip()
-    logs = run(tool, "logs", CONTAINER).stderr + run(tool, "logs", CONTAINER).stdout
+    said = logs(tool)
     expect(status == "0" and took < GRACE_S - 1,
            f"stopped on SIGTERM in {took:.1f} s (grace {GRACE_S} s), exit {status}")
-    expect("Application shutdown complete" in logs, "uvicorn shut down cleanly (lifespan ran)")
+    expect("Application shutdown complete" in said, "uvicorn shut down cleanly (lifespan ran)")
 
 
 def check_gpu_image(tool: str, image: str) -> None:

@@ -10,9 +10,9 @@ import pytest
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
+from scripts.check_docs_offline import CHROMIUM_FLAGS  # noqa: E402  (one set of flags for this machine's Chromium)
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def page(server: str) -> Iterator[object]:
             pytest.fail(message)
         pytest.skip(message)
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page()
         page.goto(server + "/")
         page.wait_for_function("document.body.dataset.ready === 'true'")
