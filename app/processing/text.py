@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,10 +12,49 @@ PAD, SOS, EOS = 0, 1, 2
 SPECIALS = ("<pad>", "<sos>", "<eos>")
 
 
-def normalise_text(text: str, lowercase: bool) -> str:
-    """NFC-normalise (so 'é' is one character however it was typed), collapse whitespace, maybe lowercase."""
-    text = " ".join(unicodedata.normalize("NFC", text).split())
-    return text.lower() if lowercase else text
+# Punctuation people type (or word processors insert) that means the same as the plain ASCII mark.
+PUNCTUATION = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201b": "'", "\u2032": "'", "`": "'", "\u00b4": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+    "\u00b7": ".", "\u2022": " ", "\u201a": ",", "\u3002": ".", "\u3001": ",",
+})
+
+# The caller's reading of an ambiguous numeric date, given to a dates model as one marker character
+# before the text. Control characters never survive `normalise_text`, so a text cannot forge one.
+DATE_ORDERS = ("DMY", "MDY", "YMD")
+ORDER_MARKERS = {"DMY": "\x01", "MDY": "\x02", "YMD": "\x03"}
+
+
+def normalise_text(text: str, lowercase: bool, known: Container[str] | None = None) -> str:
+    """The one pre-processing of translator sources, shared by training and serving.
+
+    NFKC (full-width digits and letters, non-breaking and other spaces, ligatures become plain ones),
+    typographic quotes and dashes to ASCII, control and other invisible characters to spaces, maybe
+    lowercase. With `known` (the model's vocabulary), a character outside it becomes its base letter
+    when that is known ('ô' -> 'o', 'ñ' -> 'n' for a model that never saw them) and a space otherwise,
+    so printable text is never refused. Whitespace is collapsed last.
+    """
+    text = unicodedata.normalize("NFKC", text).translate(PUNCTUATION)
+    text = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
+    if lowercase:
+        text = text.lower()
+    if known is not None:
+        text = "".join(c if c in known else _base_letter(c, known) for c in text)
+    return " ".join(text.split())
+
+
+def source_text(text: str, lowercase: bool, date_order: str | None = None,
+                known: Container[str] | None = None) -> str:
+    """What a translator reads: the normalised text, after the date-order marker for a dates model;
+    "" when nothing of the text is left."""
+    clean = normalise_text(text, lowercase, known)
+    return (ORDER_MARKERS[date_order] if date_order else "") + clean if clean else ""
+
+
+def _base_letter(char: str, known: Container[str]) -> str:
+    base = unicodedata.normalize("NFKD", char)[:1]
+    return base if base and base in known else " "
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,20 @@ def test_translate_dates_with_beams(page) -> None:  # type: ignore[no-untyped-de
     assert outputs == ["1998-03-03", "2001-05-01"]
 
 
+def test_translate_shows_date_order_confidence_and_abstention(page) -> None:  # type: ignore[no-untyped-def]
+    page.fill("#texts", "03/04/98\ntomorrow")
+    page.select_option("#date-order", "MDY")
+    page.click("#run-translate")
+    page.wait_for_selector("#translations tr")
+    outputs = page.locator("#translations td.output").all_text_contents()
+    assert outputs[0] == "1998-03-04"
+    assert outputs[1].startswith("no answer: ") and "no date" in outputs[1]
+    confidences = page.locator("#translations td.confidence").all_text_contents()
+    assert all(c.endswith("%") and 0 <= float(c[:-1]) <= 100 for c in confidences)
+    page.select_option("#translator", "words")
+    assert page.is_disabled("#date-order")
+
+
 def test_sine_forecast_is_plotted(page) -> None:  # type: ignore[no-untyped-def]
     page.fill("#horizon", "24")
     page.click("#generate")

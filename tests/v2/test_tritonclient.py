@@ -60,24 +60,30 @@ def test_sine(client: triton.InferenceServerClient, server: str, binary: bool) -
 
 @pytest.mark.parametrize("binary", [True, False])
 def test_translate(client: triton.InferenceServerClient, server: str, binary: bool) -> None:
-    texts = np.array([b"3 March 1998", b"1er mai 2001"], dtype=np.object_)
-    tensor = triton.InferInput("texts", [2], "BYTES")
-    tensor.set_data_from_numpy(texts, binary_data=binary)
-    outputs = [triton.InferRequestedOutput("translations", binary_data=binary),
-               triton.InferRequestedOutput("scores", binary_data=binary)]
-    result = client.infer("dates", [tensor], outputs=outputs)
-    typed = httpx.post(f"{server}/predict/translate", json={"texts": ["3 March 1998", "1er mai 2001"]}).json()
+    words = ["3 March 1998", "1er mai 2001", "03/04/98", "tomorrow"]
+    tensor = triton.InferInput("texts", [len(words)], "BYTES")
+    tensor.set_data_from_numpy(np.array([w.encode() for w in words], dtype=np.object_), binary_data=binary)
+    order = triton.InferInput("date_order", [1], "BYTES")
+    order.set_data_from_numpy(np.array([b"MDY"], dtype=np.object_), binary_data=binary)
+    outputs = [triton.InferRequestedOutput(name, binary_data=binary) for name in ("translations", "scores",
+                                                                                 "confidences")]
+    result = client.infer("dates", [tensor, order], outputs=outputs)
+    typed = httpx.post(f"{server}/predict/translate", json={"texts": words, "date_order": "MDY"}).json()
     decoded = [t.decode() if isinstance(t, bytes) else t for t in result.as_numpy("translations")]
-    assert decoded == [t["text"] for t in typed["translations"]]
-    assert [t["text"] for t in typed["translations"]] == ["1998-03-03", "2001-05-01"]
+    assert decoded == [t["text"] or "" for t in typed["translations"]]  # an abstention is the empty text
+    assert decoded == ["1998-03-03", "2001-05-01", "1998-03-04", ""]
     np.testing.assert_allclose(result.as_numpy("scores"), [t["score"] for t in typed["translations"]], atol=1e-5)
+    np.testing.assert_allclose(result.as_numpy("confidences"), [t["confidence"] for t in typed["translations"]],
+                               atol=1e-5)
 
 
 def test_errors_are_protocol_errors(client: triton.InferenceServerClient, server: str) -> None:
     tensor = triton.InferInput("texts", [1], "BYTES")
-    tensor.set_data_from_numpy(np.array(["☃"], dtype=np.object_))
-    with pytest.raises(InferenceServerException, match="does not know"):
-        client.infer("dates", [tensor])
+    tensor.set_data_from_numpy(np.array(["3 March 1998"], dtype=np.object_))
+    order = triton.InferInput("date_order", [1], "BYTES")
+    order.set_data_from_numpy(np.array(["DM"], dtype=np.object_))
+    with pytest.raises(InferenceServerException, match="must be one of DMY, MDY, YMD"):
+        client.infer("dates", [tensor, order])
     response = httpx.post(f"{server}/v2/models/nope/infer", json={"inputs": []})
     assert response.status_code == 404 and "error" in response.json()
     response = httpx.post(f"{server}/v2/models/digit/infer", json={"inputs": [

@@ -1,22 +1,63 @@
-"""Human-readable dates in many formats and languages, paired with ISO 8601.
+"""Human-readable dates as people write them, paired with ISO 8601, and texts that hold no date.
 
-Numeric dates are read day first (3/4/98 is 3 April 1998) unless the year comes first; two-digit
-years mean 1950-2049. Month and weekday names come from babel's CLDR data.
+Each pair is (source, date order, iso): the date order is what the caller says about numeric dates
+("DMY", "MDY" or "YMD"); it decides the answer only where the numbers allow more than one reading
+(`read_numeric`). The iso text is "" for a text that holds no date. Two-digit years mean 1950-2049.
+Month and weekday names in seven languages come from babel's CLDR data.
+
+A date is written by one of many families (worded in a language, numeric, ISO and compact, e-mail
+and HTTP headers, ...), then maybe wrapped in words, followed by a time of day and a zone, and put in
+some letter case: the model has to learn which part of a text is the date.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 from babel.dates import get_day_names, get_month_names
 
+from app.processing.text import DATE_ORDERS
+
 LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl")
 FIRST, LAST = dt.date(1900, 1, 1), dt.date(2099, 12, 31)
-TWO_DIGIT_FIRST, TWO_DIGIT_LAST = dt.date(1950, 1, 1), dt.date(2049, 12, 31)
-MAX_SOURCE_LEN = 48
+EARLY_FIRST = dt.date(1600, 1, 1)  # a few older dates, so history is not out of range
+TWO_DIGIT_CENTURY_PIVOT = 50  # 00-49 -> 20xx, 50-99 -> 19xx
+MAX_SOURCE_LEN = 64
+DEFAULT_DATE_ORDER = "DMY"
+HANDWRITTEN = Path(__file__).with_name("dates_handwritten.tsv")
+
+Pair = tuple[str, str, str]  # (source, date order, iso or "")
+Rng = np.random.Generator
+
+# Words around a date, in the languages the names come from.
+PREFIXES = (
+    "on ", "due ", "date: ", "dated ", "born ", "deadline: ", "since ", "from ", "until ", "by ", "posted ",
+    "updated ", "invoice date ", "dob: ", "expires ", "effective ", "as of ", "shipped ", "delivered on ",
+    "meeting on ", "last seen ", "est. ", "approx. ", "ref ", "(", "[", "le ", "du ", "am ", "vom ", "bis ",
+    "el ", "del ", "il ", "dal ", "em ", "op ", "per ", "datum: ", "fecha: ", "data: ", "date de naissance : ",
+    "geboren am ", "nacido el ", "created ", "sent: ", "received ", "start ", "end ",
+)
+SUFFIXES = (
+    ".", ",", ")", "]", " (approx.)", " onwards", " or so", " at noon", " in the morning", " - final",
+    " (estimated)", " inclusive", " latest", " (tbc)", "!", " ?", ";", " ce", " ad",
+)
+ZONES = ("UTC", "GMT", "Z", "CET", "CEST", "EST", "EDT", "PST", "PDT", "BST", "IST", "JST", "+0000", "+0200",
+         "-0500", "+05:30", "-08:00", "+01:00", "(UTC)", "UTC+2", "GMT-5")
+
+NON_DATES = (
+    "tomorrow", "yesterday", "today", "now", "next week", "last month", "in two days", "soon", "never", "tbd",
+    "n/a", "none", "unknown", "hello", "hello world", "thanks", "see you later", "asap", "end of month",
+    "morning", "noon", "midnight", "weekend", "monday", "next friday", "last tuesday", "the day after tomorrow",
+    "demain", "hier", "aujourd'hui", "morgen", "gestern", "heute", "mañana", "ayer", "hoy", "domani", "ieri",
+    "oggi", "amanhã", "ontem", "hoje", "morgen", "gisteren", "vandaag", "ok", "yes", "no", "test", "foo bar",
+    "lorem ipsum", "pending", "q3", "fy2024", "h1", "ww12", "week 12", "a while ago", "someday", "later",
+    "the date", "date", "birthday", "christmas", "easter", "new year's eve",
+)
 
 
 @cache
@@ -29,111 +70,398 @@ def _names(lang: str) -> tuple[list[str], list[str], list[str], list[str]]:
             [days[d] for d in range(7)], [days_abbr[d] for d in range(7)])
 
 
+def _choice(rng: Rng, options: tuple[str, ...] | list[str]) -> str:
+    return options[int(rng.integers(len(options)))]
+
+
+# -------------------------------------------------------------------------------------------- parts
+
+
+def two_digit_year(year: int) -> int:
+    return 2000 + year if year < TWO_DIGIT_CENTURY_PIVOT else 1900 + year
+
+
 def _english_ordinal(day: int) -> str:
     suffix = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
     return f"{day}{suffix}"
 
 
-def _day(lang: str, day: int, rng: np.random.Generator) -> str:
-    if lang == "en" and rng.random() < 0.3:
+ONES = ("", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
+TEENS = ("tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth",
+         "eighteenth", "nineteenth")
+
+
+def _spelled_ordinal(day: int) -> str:
+    if day < 10:
+        return ONES[day]
+    if day < 20:
+        return TEENS[day - 10]
+    tens = {2: "twent", 3: "thirt"}[day // 10]
+    return tens + "ieth" if day % 10 == 0 else tens + "y-" + ONES[day % 10]
+
+
+def _day(lang: str, day: int, rng: Rng) -> str:
+    roll = rng.random()
+    if lang == "en" and roll < 0.35:
         return _english_ordinal(day)
-    if lang == "fr" and day == 1 and rng.random() < 0.5:
+    if lang == "fr" and day == 1 and roll < 0.5:
         return "1er"
-    if rng.random() < 0.25:
-        return f"{day:02d}"
-    return str(day)
+    if lang in ("es", "pt", "it") and day == 1 and roll < 0.3:
+        return "1º" if lang != "it" else "1°"
+    if lang == "de" and roll < 0.4:
+        return f"{day}."
+    if lang == "nl" and roll < 0.1:
+        return f"{day}e"
+    return f"{day:02d}" if rng.random() < 0.3 else str(day)
 
 
-def _month(lang: str, date: dt.date, rng: np.random.Generator) -> str:
+def _misspell(word: str, rng: Rng) -> str:
+    if len(word) < 4:
+        return word
+    at = int(rng.integers(1, len(word) - 1))
+    kind = rng.integers(4)
+    if kind == 0:
+        return word[:at] + word[at + 1:]  # a letter dropped
+    if kind == 1:
+        return word[:at] + word[at] + word[at:]  # a letter doubled
+    if kind == 2:
+        return word[:at - 1] + word[at] + word[at - 1] + word[at + 1:]  # two letters swapped
+    return word[:at] + _choice(rng, list("aeiou")) + word[at + 1:]  # a vowel wrong
+
+
+def _month(lang: str, month: int, rng: Rng) -> str:
     months, months_abbr, _, _ = _names(lang)
-    if rng.random() < 0.35:
-        name = months_abbr[date.month - 1]
-        return name.rstrip(".") if rng.random() < 0.5 else name
-    return months[date.month - 1]
-
-
-def _weekday(lang: str, date: dt.date, rng: np.random.Generator) -> str:
-    _, _, days, days_abbr = _names(lang)
-    return (days_abbr if rng.random() < 0.4 else days)[date.weekday()]
-
-
-def _year(date: dt.date, two_digit: bool) -> str:
-    return f"{date.year % 100:02d}" if two_digit else str(date.year)
-
-
-def _worded(lang: str, date: dt.date, rng: np.random.Generator, short_year: bool) -> str:
-    d, m, y = _day(lang, date.day, rng), _month(lang, date, rng), _year(date, short_year)
-    comma = "," if rng.random() < 0.7 else ""
-    if lang == "en":
-        forms = [f"{d} {m} {y}", f"{m} {d}{comma} {y}", f"{d} of {m}{comma} {y}", f"{m} {d} {y}"]
-    elif lang in ("es", "pt"):
-        forms = [f"{d} de {m} de {y}", f"{d} {m} {y}", f"{d} de {m} {y}"]
-    elif lang == "de":
-        forms = [f"{date.day}. {m} {y}", f"{d} {m} {y}", f"{date.day}.{m} {y}"]
+    roll = rng.random()
+    if roll < 0.4:
+        name = months_abbr[month - 1]
+        if lang == "en" and month == 9 and rng.random() < 0.3:
+            name = "Sept"
+        if lang == "en" or rng.random() < 0.5:
+            name = name.rstrip(".") + ("." if rng.random() < 0.3 else "")
     else:
-        forms = [f"{d} {m} {y}"]
-    text = forms[rng.integers(len(forms))]
+        name = months[month - 1]
+    if rng.random() < 0.06:
+        name = _misspell(name, rng)
+    return name
+
+
+def _weekday(lang: str, date: dt.date, rng: Rng) -> str:
+    _, _, days, days_abbr = _names(lang)
+    name = (days_abbr if rng.random() < 0.4 else days)[date.weekday()]
+    return name.rstrip(".") if rng.random() < 0.5 else name
+
+
+def _year(year: int, short: bool, rng: Rng, apostrophe: bool = True) -> str:
+    if not short:
+        return str(year)
+    return ("'" if apostrophe and rng.random() < 0.4 else "") + f"{year % 100:02d}"
+
+
+def _sep(rng: Rng) -> str:
+    roll = rng.random()
+    if roll < 0.7:
+        return " "
+    if roll < 0.85:
+        return ", "
+    if roll < 0.92:
+        return "  "
+    return "-" if roll < 0.96 else "/"
+
+
+# ----------------------------------------------------------------------------------------- families
+
+
+def worded(date: dt.date, rng: Rng, short: bool) -> str:
+    """Day, month name and year in one of the orders people use, in one of seven languages."""
+    lang = _choice(rng, LANGUAGES)
+    d, m, y = _day(lang, date.day, rng), _month(lang, date.month, rng), _year(date.year, short, rng)
+    s1, s2 = _sep(rng), _sep(rng)
+    comma = "," if rng.random() < 0.6 else ""
+    forms = [f"{d}{s1}{m}{s2}{y}", f"{m}{s1}{d}{comma} {y}"]
+    if not short:  # year first only with four digits: "01 mars 08" would read either way
+        forms += [f"{y}{s1}{m}{s2}{d}", f"{y}{s1}{d}{s2}{m}"] if lang != "en" else [f"{y}{s1}{m}{s2}{d}"]
+    if lang == "en":
+        if rng.random() < 0.15:
+            d = _spelled_ordinal(date.day)
+        forms += [f"the {d} of {m}{comma} {y}", f"{d} of {m}{comma} {y}", f"{m} the {d}{comma} {y}",
+                  f"{m} {d} {y}", f"{d} day of {m}, {y}"]
+        if not short:
+            forms.append(f"{y}, {m} {d}")
+    elif lang in ("es", "pt"):
+        forms += [f"{d} de {m} de {y}", f"{d} de {m} {y}", f"{d} de {m}, {y}", f"{d}/{m}/{y}"]
+    elif lang == "de":
+        forms += [f"{date.day}. {m} {y}", f"{date.day}.{m}.{y}", f"den {date.day}. {m} {y}"]
+    elif lang == "fr":
+        forms += [f"le {d} {m} {y}", f"{d}-{m}-{y}"]
+    elif lang == "it":
+        forms += [f"il {d} {m} {y}", f"{d}/{m}/{y}"]
+    elif lang == "nl":
+        forms += [f"{d} {m}, {y}", f"{d}-{m}-{y}"]
+    text = _choice(rng, forms)
     if rng.random() < 0.3:
-        sep = ", " if rng.random() < 0.8 else " "
-        text = _weekday(lang, date, rng) + sep + text
+        day_name = _weekday(lang, date, rng)
+        text = (day_name + _choice(rng, (", ", " ", ",", " - ")) + text) if rng.random() < 0.85 else \
+            (text + _choice(rng, (", ", " ", " (")) + day_name + ("" if rng.random() < 0.5 else ")"))
     return text
 
 
-def _numeric(date: dt.date, rng: np.random.Generator, short_year: bool) -> str:
-    y = _year(date, short_year)
-    padded = rng.random() < 0.6
+def _numeric_parts(date: dt.date, order: str, short: bool, padded: bool) -> list[str]:
     d = f"{date.day:02d}" if padded else str(date.day)
     m = f"{date.month:02d}" if padded else str(date.month)
-    sep = ("/", ".", "-", " ")[rng.integers(4)]
-    if not short_year and rng.random() < 0.25:
-        if rng.random() < 0.2:
-            return f"{date.year}{date.month:02d}{date.day:02d}"
-        return f"{y}{sep}{date.month:02d}{sep}{date.day:02d}"
-    return f"{d}{sep}{m}{sep}{y}"
+    y = f"{date.year % 100:02d}" if short else str(date.year)
+    return {"DMY": [d, m, y], "MDY": [m, d, y], "YMD": [y, m, d]}[order]
 
 
-def _add_noise(text: str, rng: np.random.Generator) -> str:
+def numeric(date: dt.date, rng: Rng, short: bool, order: str) -> tuple[str, list[str]]:
+    """Three numbers in `order`, with one separator or another, padded or not, maybe spaced; and the numbers."""
+    parts = _numeric_parts(date, order, short, padded=rng.random() < 0.55)
+    sep = _choice(rng, ("/", ".", "-", "/", ".", "-", " ", " / ", " - ", ". ", "\\", "/ "))
+    text = sep.join(parts)
+    if rng.random() < 0.1 and not sep.endswith("."):
+        text += "."
+    return text, parts
+
+
+def iso_like(date: dt.date, rng: Rng) -> str:
+    """Year first, month and day padded: ISO 8601 with its separator or another, or none at all."""
+    sep = _choice(rng, ("-", "-", "/", ".", "", " ", "_"))
+    text = f"{date.year}{sep}{date.month:02d}{sep}{date.day:02d}"
     roll = rng.random()
-    if roll < 0.15:
-        text = text.upper()
-    elif roll < 0.3:
-        text = text.title()
-    elif roll < 0.4:
-        text = text.lower()
-    if rng.random() < 0.1:
-        text = text.replace(", ", ",")
-    if rng.random() < 0.05:
-        text = text + "."
+    if roll < 0.25:
+        zone = _choice(rng, ("Z", "", "+00:00", "+02:00", "-05:00", ".000Z"))
+        text += _choice(rng, ("T", " ")) + _clock(rng, seconds=True, twelve_hour=False) + zone
+    elif roll < 0.35:
+        text = f"{date.year}-{date.month}-{date.day}"
     return text
 
 
-def random_date(rng: np.random.Generator, first: dt.date = FIRST, last: dt.date = LAST) -> dt.date:
+def header(date: dt.date, rng: Rng) -> str:
+    """E-mail (RFC 2822), HTTP (RFC 9110 and its obsolete forms) and C `asctime` dates."""
+    _, months_abbr, days, days_abbr = _names("en")
+    mon, wd, wide = months_abbr[date.month - 1], days_abbr[date.weekday()], days[date.weekday()]
+    clock = _clock(rng, seconds=True, twelve_hour=False)
+    form = rng.integers(4)
+    if form == 0:
+        zone = _choice(rng, ("+0000", "-0700", "+0100", "+0530", "GMT", "UT", "EST", "-0000"))
+        day = str(date.day) if rng.random() < 0.5 else f"{date.day:02d}"
+        return (f"{wd}, " if rng.random() < 0.8 else "") + f"{day} {mon} {date.year} {clock} {zone}"
+    if form == 1:
+        return f"{wd}, {date.day:02d} {mon} {date.year} {clock} GMT"
+    if form == 2:
+        return f"{wide}, {date.day:02d}-{mon}-{date.year % 100:02d} {clock} GMT"
+    return f"{wd} {mon} {date.day:>2} {clock} {date.year}"
+
+
+def _clock(rng: Rng, seconds: bool = False, twelve_hour: bool | None = None) -> str:
+    twelve = rng.random() < 0.3 if twelve_hour is None else twelve_hour
+    hour = int(rng.integers(1, 13)) if twelve else int(rng.integers(24))
+    text = f"{hour:02d}" if not twelve or rng.random() < 0.3 else str(hour)
+    text += f":{int(rng.integers(60)):02d}"
+    if seconds or rng.random() < 0.2:
+        text += f":{int(rng.integers(60)):02d}"
+    if twelve:
+        text += _choice(rng, (" am", " pm", "am", "pm", " a.m.", " p.m.", " AM", " PM"))
+    return text
+
+
+def time_of_day(rng: Rng) -> str:
+    roll = rng.random()
+    if roll < 0.15:
+        return f"{int(rng.integers(24))}h{int(rng.integers(60)):02d}"
+    if roll < 0.25:
+        return f"{int(rng.integers(1, 13))}{_choice(rng, ('am', 'pm', ' am', ' pm'))}"
+    text = _clock(rng)
+    if rng.random() < 0.4:
+        text += " " + _choice(rng, ZONES)
+    return text
+
+
+# -------------------------------------------------------------------------------- numeric ambiguity
+
+
+def _valid(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def numeric_readings(parts: list[str]) -> dict[str, dt.date]:
+    """The dates three numbers can mean, by order; a 4-digit number can only be the year, and a one-digit
+    number reads as if padded (1/2/3 is 1 February 2003 day first)."""
+    parts = [p.zfill(2) for p in parts]
+    readings: dict[str, dt.date] = {}
+    for order in DATE_ORDERS:
+        fields = dict(zip(order, parts, strict=True))
+        if any(len(fields[k]) > 2 for k in "DM") or len(fields["Y"]) not in (2, 4):
+            continue
+        year = int(fields["Y"]) if len(fields["Y"]) == 4 else two_digit_year(int(fields["Y"]))
+        date = _valid(year, int(fields["M"]), int(fields["D"]))
+        if date is not None:
+            readings[order] = date
+    return readings
+
+
+def read_numeric(parts: list[str], date_order: str) -> dt.date | None:
+    """The date a numeric text means for a caller who says `date_order`: that reading where it is valid,
+    else the only valid one, else the first valid one in the order DMY, MDY, YMD."""
+    readings = numeric_readings(parts)
+    if date_order in readings:
+        return readings[date_order]
+    return next((readings[o] for o in DATE_ORDERS if o in readings), None)
+
+
+# --------------------------------------------------------------------------------------------- pairs
+
+
+def random_date(rng: Rng, first: dt.date = FIRST, last: dt.date = LAST) -> dt.date:
     return first + dt.timedelta(days=int(rng.integers((last - first).days + 1)))
 
 
-def generate_pair(rng: np.random.Generator) -> tuple[str, str]:
-    short_year = rng.random() < 0.2
-    date = random_date(rng, TWO_DIGIT_FIRST, TWO_DIGIT_LAST) if short_year else random_date(rng)
-    if rng.random() < 0.3:
-        text = _numeric(date, rng, short_year)
+def _letter_case(text: str, rng: Rng) -> str:
+    roll = rng.random()
+    if roll < 0.12:
+        return text.upper()
+    if roll < 0.24:
+        return text.title()
+    if roll < 0.4:
+        return text.lower()
+    if roll < 0.43:
+        return "".join(c.upper() if rng.random() < 0.5 else c for c in text)
+    return text
+
+
+def _dressed(text: str, rng: Rng, with_time: bool) -> str:
+    """The date as found in the wild: maybe a time of day after it, words around it."""
+    if with_time and rng.random() < 0.2:
+        text += _choice(rng, (" ", " ", ", ", " at ", " @ ", " - ", " à ", " um ", " a las ", " alle ")) \
+            + time_of_day(rng)
+    if rng.random() < 0.2:
+        text = _choice(rng, PREFIXES) + text
+    if rng.random() < 0.12:
+        text += _choice(rng, SUFFIXES)
+    if rng.random() < 0.12:
+        text = filler(rng) + " " + text
+    if rng.random() < 0.08:
+        text += " " + filler(rng)
+    if rng.random() < 0.03:
+        text = " " + text + " "
+    return _letter_case(text, rng)
+
+
+def _pseudo_word(rng: Rng) -> str:
+    letters = "abcdefghijklmnopqrstuvwxyzéèàüöäñç"
+    weights = np.array([8 if c in "aeiou" else 3 if c in "nrstlm" else 1 for c in letters], dtype=float)
+    return "".join(rng.choice(list(letters), size=int(rng.integers(2, 10)), p=weights / weights.sum()))
+
+
+def filler(rng: Rng) -> str:
+    """Words that are not the date: known ones, made-up ones, and numbers that are not date parts."""
+    words = []
+    for _ in range(int(rng.integers(1, 4))):
+        roll = rng.random()
+        if roll < 0.45:
+            words.append(_pseudo_word(rng))
+        elif roll < 0.8:
+            words.append(_choice(rng, PREFIXES).strip(" :([") or "on")
+        else:
+            words.append(_choice(rng, ("#", "no. ", "ref ", "id ", "", "page ", "room ", "x")) +
+                         str(int(rng.integers(0, 100_000))))
+    return " ".join(words) + _choice(rng, ("", "", ":", ",", " -"))
+
+
+def non_date(rng: Rng) -> str:
+    """A text with no whole date in it: words, lone numbers, a month without a day or a year, a time, a weekday."""
+    roll = rng.random()
+    if roll < 0.35:
+        return _choice(rng, NON_DATES)
+    if roll < 0.5:
+        return str(int(rng.integers(0, 10 ** int(rng.integers(1, 6)))))
+    if roll < 0.62:
+        lang = _choice(rng, LANGUAGES)
+        date = random_date(rng)
+        month = _month(lang, date.month, rng)
+        return _choice(rng, (f"{month} {date.year}", f"{date.month:02d}/{date.year}", month, f"{date.year}",
+                             f"{_day(lang, date.day, rng)} {month}", f"{month} {_day(lang, date.day, rng)}"))
+    if roll < 0.72:
+        return time_of_day(rng)
+    if roll < 0.8:
+        return _weekday(_choice(rng, LANGUAGES), random_date(rng), rng)
+    if roll < 0.88:
+        return f"{int(rng.integers(100, 1000))}-{int(rng.integers(1000, 10000))}"  # a phone-number piece
+    words = [_choice(rng, NON_DATES) for _ in range(int(rng.integers(2, 4)))]
+    return " ".join(words)
+
+
+def generate_pair(rng: Rng) -> Pair:
+    """One (source, date order, iso) pair; about 7% hold no date (iso "")."""
+    caller_order = _choice(rng, DATE_ORDERS)
+    if rng.random() < 0.07:
+        return _letter_case(non_date(rng), rng), caller_order, ""
+    short = rng.random() < 0.2
+    if short:
+        date = random_date(rng, dt.date(1950, 1, 1), dt.date(2049, 12, 31))
     else:
-        lang = LANGUAGES[rng.integers(len(LANGUAGES))]
-        text = _worded(lang, date, rng, short_year)
-    return _add_noise(text, rng), date.isoformat()
+        date = random_date(rng, EARLY_FIRST, LAST) if rng.random() < 0.1 else random_date(rng)
+    family = rng.random()
+    if family < 0.32:
+        # Written in one order; where the numbers allow other readings the caller's order decides.
+        written = _choice(rng, DATE_ORDERS)
+        text, parts = numeric(date, rng, short, written)
+        meant = read_numeric(parts, caller_order)
+        assert meant is not None
+        date = meant
+    elif family < 0.45:
+        text = iso_like(date, rng)
+    elif family < 0.52:
+        text = header(date, rng)
+    else:
+        text = worded(date, rng, short)
+    return _dressed(text, rng, with_time=family >= 0.52 or family < 0.32), caller_order, date.isoformat()
 
 
-def generate_pairs(
-    count: int, seed: int, exclude: set[str] | None = None, normalise: Callable[[str], str] | None = None
-) -> list[tuple[str, str]]:
-    """`count` distinct (source, iso) pairs; sources in `exclude` (after `normalise`) are skipped."""
+def ambiguous_numeric_pairs(count: int, seed: int) -> list[Pair]:
+    """Numeric dates whose numbers allow two or more readings, each with a caller's order and the date that
+    order means: the measure of whether the model follows the caller's order."""
     rng = np.random.default_rng(seed)
-    seen: set[str] = set()
+    pairs: list[Pair] = []
+    while len(pairs) < count:
+        short = rng.random() < 0.3
+        date = random_date(rng, dt.date(1950, 1, 1), dt.date(2049, 12, 31)) if short else random_date(rng)
+        text, parts = numeric(date, rng, short, _choice(rng, DATE_ORDERS))
+        if len(numeric_readings(parts)) < 2:
+            continue
+        order = _choice(rng, DATE_ORDERS)
+        meant = read_numeric(parts, order)
+        assert meant is not None
+        pairs.append((text, order, meant.isoformat()))
+    return pairs
+
+
+def generate_pairs(count: int, seed: int, exclude: set[tuple[str, str]] | None = None,
+                   normalise: Callable[[str], str] | None = None) -> list[Pair]:
+    """`count` distinct pairs; a (normalised source, date order) in `exclude` is skipped, as is a source
+    longer than MAX_SOURCE_LEN - 1 (one character is the date-order marker)."""
+    rng = np.random.default_rng(seed)
+    seen: set[tuple[str, str]] = set()
     pairs = []
     while len(pairs) < count:
-        source, target = generate_pair(rng)
-        key = normalise(source) if normalise else source
-        if len(key) > MAX_SOURCE_LEN or key in seen or (exclude and key in exclude):
+        source, order, target = generate_pair(rng)
+        key = (normalise(source) if normalise else source, order)
+        if not key[0].strip() or len(key[0]) > MAX_SOURCE_LEN - 1 or key in seen or (exclude and key in exclude):
             continue
         seen.add(key)
-        pairs.append((source, target))
+        pairs.append((source, order, target))
     return pairs
+
+
+def read_handwritten(path: Path = HANDWRITTEN) -> list[Pair]:
+    """The hand-written yardstick: text, the writer's date order, the date written by hand ("" for none).
+    Lines starting with # are comments."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = [row for row in csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+                if row and not row[0].startswith("#")]
+    for row in rows:
+        if len(row) != 3 or row[1] not in DATE_ORDERS:
+            raise ValueError(f"{path.name}: bad row {row!r}")
+    return [(text, order, iso) for text, order, iso in rows]

@@ -1,0 +1,92 @@
+"""The ISO date grammar, checked exhaustively against datetime.date, and decoding under it."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from app.processing.decoding import StepFn, beam_decode, greedy_decode
+from app.processing.grammar import END, TokenGrammar, constrain, iso_date_next
+from app.processing.text import CharVocab
+
+
+def completions(prefix: str, length: int) -> set[str]:
+    """Every text of exactly `length` characters the grammar allows from `prefix` (ignoring END before it)."""
+    if len(prefix) == length:
+        return {prefix}
+    return {text for char in iso_date_next(prefix) if char != END for text in completions(prefix + char, length)}
+
+
+def test_years_are_0001_to_9999() -> None:
+    assert completions("", 4) == {f"{year:04d}" for year in range(1, 10_000)}
+
+
+def test_every_date_of_a_whole_gregorian_cycle_and_nothing_else() -> None:
+    # 400 years hold every case of the leap rule (2000 by 400, 2100 by 100, 2104 by 4, 2101 none).
+    for year in range(2000, 2400):
+        texts = completions(f"{year:04d}", 10)
+        assert all(END in iso_date_next(text) and iso_date_next(text) == {END} for text in texts)
+        first = dt.date(year, 1, 1)
+        expected = {(first + dt.timedelta(days=k)).isoformat() for k in range(366 if calendar.isleap(year) else 365)}
+        assert texts == expected, year
+
+
+def test_the_29th_of_february_only_in_leap_years_for_every_year() -> None:
+    for year in range(1, 10_000):
+        assert ("9" in iso_date_next(f"{year:04d}-02-2")) == calendar.isleap(year), year
+        assert iso_date_next(f"{year:04d}-02-") == frozenset("012")
+
+
+def test_the_empty_text_means_no_date_and_may_end() -> None:
+    assert END in iso_date_next("")
+    assert END not in iso_date_next("2024-01-3")
+
+
+VOCAB = CharVocab(tuple("-0123456789"))
+
+
+def random_step(seed: int, vocab_size: int) -> StepFn:
+    rng = np.random.default_rng(seed)
+
+    def step(tokens: np.ndarray, hidden: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        logits = rng.normal(0, 3, (tokens.size, vocab_size))
+        logits -= np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        return logits, hidden
+
+    return step
+
+
+def is_valid_or_empty(text: str) -> bool:
+    if text == "":
+        return True
+    try:
+        return dt.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
+
+
+def test_greedy_and_beam_under_the_grammar_give_only_valid_dates() -> None:
+    grammar = TokenGrammar.named("iso_date", VOCAB)
+    for seed in range(20):
+        greedy = greedy_decode(random_step(seed, VOCAB.size), np.zeros((64, 1)), 11, grammar)
+        beams = beam_decode(random_step(seed, VOCAB.size), np.zeros((16, 1)), 11, 4, grammar)
+        texts = [VOCAB.decode(h.ids) for h in greedy] + [VOCAB.decode(h.ids) for item in beams for h in item]
+        assert all(is_valid_or_empty(text) for text in texts), [t for t in texts if not is_valid_or_empty(t)]
+        assert all(h.score <= 0 for h in greedy)
+    # Without the grammar the same random decoder writes invalid texts: the mask is what prevents them.
+    free = greedy_decode(random_step(0, VOCAB.size), np.zeros((64, 1)), 11)
+    assert not all(is_valid_or_empty(VOCAB.decode(h.ids)) for h in free)
+
+
+def test_constrained_scores_are_renormalised_log_probabilities() -> None:
+    log_probs = np.log(np.array([[0.1, 0.2, 0.3, 0.4]]))
+    out = constrain(log_probs, np.array([[False, True, False, True]]))
+    np.testing.assert_allclose(np.exp(out), [[0.0, 1 / 3, 0.0, 2 / 3]])
+
+
+def test_unknown_grammar_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown output grammar"):
+        TokenGrammar.named("roman_numerals", VOCAB)
