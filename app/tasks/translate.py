@@ -9,7 +9,7 @@ reason when the model finds no date, when nothing of the text is left to read, o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -118,10 +118,10 @@ class TranslateModel(TaskModel[TranslateRequest, list[Translation]]):
             model: str = Field(DEFAULT_TRANSLATOR, description="Translator model: 'dates' (to ISO 8601) or 'words'. "
                                "Same as ?model=; give one or the other.")
             beam_size: int = Field(1, ge=1, le=MAX_BEAM, description="1 decodes greedily; more runs beam search.")
-            date_order: str | None = Field(None, description=f"Dates only: how to read a numeric date whose numbers "
-                                           f"allow more than one reading, one of {', '.join(DATE_ORDERS)} "
-                                           f"(default {default_order}: 03/04/98 is 3 April 1998). A text with one "
-                                           "reading (07/23/19) is read that way whatever this says.")
+            date_order: Literal["DMY", "MDY", "YMD"] | None = Field(None, description=(
+                f"Dates only: how to read a numeric date whose numbers allow more than one reading, one of "
+                f"{', '.join(DATE_ORDERS)} (default {default_order}: 03/04/98 is 3 April 1998). A text with one "
+                "reading (07/23/19) is read that way whatever this says."))
 
         return TranslateRequest
 

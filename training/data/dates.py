@@ -25,7 +25,7 @@ from app.processing.text import DATE_ORDERS
 
 LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl")
 FIRST, LAST = dt.date(1900, 1, 1), dt.date(2099, 12, 31)
-EARLY_FIRST = dt.date(1600, 1, 1)  # a few older dates, so history is not out of range
+EARLY_FIRST = dt.date(1000, 1, 1)  # a few older dates, so history is not out of range
 TWO_DIGIT_CENTURY_PIVOT = 50  # 00-49 -> 20xx, 50-99 -> 19xx
 MAX_SOURCE_LEN = 64
 DEFAULT_DATE_ORDER = "DMY"
@@ -159,6 +159,8 @@ def _year(year: int, short: bool, rng: Rng, apostrophe: bool = True) -> str:
 
 def _sep(rng: Rng) -> str:
     roll = rng.random()
+    if roll < 0.03:
+        return ""
     if roll < 0.7:
         return " "
     if roll < 0.85:
@@ -247,8 +249,9 @@ def header(date: dt.date, rng: Rng) -> str:
         return (f"{wd}, " if rng.random() < 0.8 else "") + f"{day} {mon} {date.year} {clock} {zone}"
     if form == 1:
         return f"{wd}, {date.day:02d} {mon} {date.year} {clock} GMT"
-    if form == 2:
-        return f"{wide}, {date.day:02d}-{mon}-{date.year % 100:02d} {clock} GMT"
+    if form == 2:  # RFC 850 has two-digit years: only for the years they can mean
+        year = f"{date.year % 100:02d}" if 1950 <= date.year <= 2049 else str(date.year)
+        return f"{wide}, {date.day:02d}-{mon}-{year} {clock} GMT"
     return f"{wd} {mon} {date.day:>2} {clock} {date.year}"
 
 
@@ -344,6 +347,10 @@ def _dressed(text: str, rng: Rng, with_time: bool) -> str:
         text = filler(rng) + " " + text
     if rng.random() < 0.08:
         text += " " + filler(rng)
+    if rng.random() < 0.1:
+        text = distractor(rng) + _choice(rng, (" ", ", ", " - ", ": ")) + text
+    if rng.random() < 0.1:
+        text += _choice(rng, (" ", ", ", " - ", "; ")) + distractor(rng)
     if rng.random() < 0.03:
         text = " " + text + " "
     return _letter_case(text, rng)
@@ -353,6 +360,18 @@ def _pseudo_word(rng: Rng) -> str:
     letters = "abcdefghijklmnopqrstuvwxyzéèàüöäñç"
     weights = np.array([8 if c in "aeiou" else 3 if c in "nrstlm" else 1 for c in letters], dtype=float)
     return "".join(rng.choice(list(letters), size=int(rng.integers(2, 10)), p=weights / weights.sum()))
+
+
+def distractor(rng: Rng) -> str:
+    """Numbers near a date that are not part of it: codes, counts, addresses, versions, amounts."""
+    n = int(rng.integers(1, 1000))
+    return _choice(rng, (
+        f"{_choice(rng, ('BA', 'LH', 'AF', 'UA', 'INV-', 'PO', 'A', 'Z'))}{n}", f"{n} days", f"within {n % 90} days",
+        f"from {int(rng.integers(1, 255))}.{int(rng.integers(256))}.{int(rng.integers(256))}.{int(rng.integers(256))}",
+        f"v{n % 10}.{int(rng.integers(20))}.{int(rng.integers(20))}", f"#{int(rng.integers(1, 100_000))}",
+        f"{n}", f"${n}.{int(rng.integers(100)):02d}", f"{n} items", f"room {n}", f"page {n % 300}",
+        f"{int(rng.integers(24)):02d}{int(rng.integers(60)):02d}", f"qty {n % 50}", f"x{n}", f"{n}%",
+    ))
 
 
 def filler(rng: Rng) -> str:
@@ -373,30 +392,45 @@ def filler(rng: Rng) -> str:
 def non_date(rng: Rng) -> str:
     """A text with no whole date in it: words, lone numbers, a month without a day or a year, a time, a weekday."""
     roll = rng.random()
-    if roll < 0.35:
+    if roll < 0.3:
         return _choice(rng, NON_DATES)
-    if roll < 0.5:
+    if roll < 0.42:
         return str(int(rng.integers(0, 10 ** int(rng.integers(1, 6)))))
-    if roll < 0.62:
+    if roll < 0.54:
         lang = _choice(rng, LANGUAGES)
         date = random_date(rng)
         month = _month(lang, date.month, rng)
         return _choice(rng, (f"{month} {date.year}", f"{date.month:02d}/{date.year}", month, f"{date.year}",
                              f"{_day(lang, date.day, rng)} {month}", f"{month} {_day(lang, date.day, rng)}"))
-    if roll < 0.72:
-        return time_of_day(rng)
+    if roll < 0.68:  # part of a date: month and year, or day and month, in numbers
+        date = random_date(rng)
+        return _choice(rng, (f"{date.month}/{date.year % 100:02d}", f"{date.month:02d}/{date.year}",
+                             f"{date.year}-{date.month:02d}", f"{date.month}/{date.day}", f"{date.day}.{date.month}.",
+                             f"{date.year}-W{int(rng.integers(1, 53)):02d}", f"{date.month:02d}.{date.year}"))
+    if roll < 0.74:  # numbers with dots that are not dates (three numbers would read as one)
+        return _choice(rng, (f"v{int(rng.integers(10))}.{int(rng.integers(100))}.{int(rng.integers(100))}",
+                             ".".join(str(int(rng.integers(256))) for _ in range(4)),
+                             f"{int(rng.integers(1000))}.{int(rng.integers(10 ** 5))}",
+                             f"+{int(rng.integers(1, 99))} {int(rng.integers(10, 99))} {int(rng.integers(1000, 9999))} "
+                             f"{int(rng.integers(1000, 9999))}"))
     if roll < 0.8:
-        return _weekday(_choice(rng, LANGUAGES), random_date(rng), rng)
-    if roll < 0.88:
+        return time_of_day(rng)
+    if roll < 0.86:
+        lang = _choice(rng, LANGUAGES)
+        date = random_date(rng)
+        day_month = f"{_month(lang, date.month, rng)} {_day(lang, date.day, rng)}" if rng.random() < 0.5 else \
+            f"{_day(lang, date.day, rng)} {_month(lang, date.month, rng)}"
+        return _choice(rng, (_weekday(lang, date, rng), f"{_weekday(lang, date, rng)}, {day_month}"))
+    if roll < 0.9:
         return f"{int(rng.integers(100, 1000))}-{int(rng.integers(1000, 10000))}"  # a phone-number piece
     words = [_choice(rng, NON_DATES) for _ in range(int(rng.integers(2, 4)))]
     return " ".join(words)
 
 
 def generate_pair(rng: Rng) -> Pair:
-    """One (source, date order, iso) pair; about 7% hold no date (iso "")."""
+    """One (source, date order, iso) pair; about 10% hold no date (iso "")."""
     caller_order = _choice(rng, DATE_ORDERS)
-    if rng.random() < 0.07:
+    if rng.random() < 0.1:
         return _letter_case(non_date(rng), rng), caller_order, ""
     short = rng.random() < 0.2
     if short:
