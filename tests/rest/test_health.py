@@ -22,7 +22,7 @@ def test_models_lists_provider_backend_and_metrics(client: TestClient) -> None:
     assert digit["backend"] == "onnx"
     assert digit["provider"] == "CPUExecutionProvider"
     assert digit["metrics"]["test_accuracy"] >= 0.975
-    assert models[("dates", 1)]["metrics"]["test_exact_match"] >= 0.995
+    assert models[("dates", 1)]["metrics"]["test_exact_match"] >= 0.98
     assert models[("words", 1)]["metrics"]["test_exact_match"] == 1.0
     assert models[("sine", 1)]["metrics"]["ratio_h16_vs_sinusoid_fit"] <= 1.15
 

@@ -66,6 +66,8 @@ def test_translate_shows_date_order_confidence_and_abstention(page) -> None:  # 
     assert all(c.endswith("%") and 0 <= float(c[:-1]) <= 100 for c in confidences)
     page.select_option("#translator", "words")
     assert page.is_disabled("#date-order")
+    page.select_option("#translator", "dates")  # the page is shared by this module's tests
+    assert not page.is_disabled("#date-order")
 
 
 def test_sine_forecast_is_plotted(page) -> None:  # type: ignore[no-untyped-def]
