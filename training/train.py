@@ -571,16 +571,20 @@ def train_translator(cfg: TranslateConfig, out: Path, seed: int, version: int | 
 
 
 def remeasure_dates(folder: Path) -> dict[str, Any]:
-    """Measure a trained dates version again with today's serving code, without training: the same
-    held-out texts (rebuilt from the manifest's config and seed) and the hand-written set; the abstention
-    threshold stays the one calibrated when it was trained."""
+    """Measure a trained dates version again with today's serving code, without training: the abstention
+    threshold calibrated again, then the same held-out texts (rebuilt from the manifest's config and
+    seed) and the hand-written set."""
     manifest = json.loads((folder / "manifest.json").read_text())
     cfg = TranslateConfig(**manifest["training"]["config"])
-    data = translator_data(cfg, int(manifest["training"]["seed"]), None)
+    seed = int(manifest["training"]["seed"])
+    data = translator_data(cfg, seed, None)
     model = served(folder)
     assert isinstance(model, translate.TranslateModel)
-    kept = {k: v for k, v in manifest["metrics"].items() if k.startswith("abstain_")}
-    metrics = evaluate_translator(model, data) | kept
+    calibration = calibrate_abstention(model, cfg, seed, data)
+    set_preprocessing(folder, translator_preprocessing(data, calibration["abstain_below"]))
+    model = served(folder)
+    assert isinstance(model, translate.TranslateModel)
+    metrics = evaluate_translator(model, data) | calibration
     record_metrics(folder, metrics, float(manifest["training"]["wall_s"]), measured_by=command_line())
     return metrics
 

@@ -3,8 +3,8 @@
 `step(tokens, hidden, rows)` runs the decoder for the given rows of the encoded batch (`rows` index
 its memory) and returns (log_probs [N, V], hidden [N, D]). Finished sequences drop out of the batch,
 so a long translation does not make its batch-mates pay for every step. With a `grammar`, each step's
-distribution is restricted to the tokens the grammar allows after each prefix and renormalised: only
-grammatical texts can come out, and scores stay log-probabilities of the constrained model.
+distribution is restricted to the tokens the grammar allows after each prefix: only grammatical texts
+can come out, and a score stays the log-probability the model gives its text.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.processing.grammar import TokenGrammar, constrain
+from app.processing.grammar import TokenGrammar
 from app.processing.text import EOS, SOS
 
 StepFn = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -34,16 +34,19 @@ def greedy_decode(step: StepFn, hidden: np.ndarray, max_len: int,
     scores = np.zeros(batch, dtype=np.float64)
     outputs: list[list[int]] = [[] for _ in range(batch)]
     active = np.arange(batch)
+    states = grammar.start(batch) if grammar is not None else None
     for _ in range(max_len):
         log_probs, new_hidden = step(tokens[active], hidden[active], active)
-        if grammar is not None:
-            log_probs = constrain(log_probs, grammar.mask([tuple(outputs[row]) for row in active.tolist()]))
+        if grammar is not None and states is not None:
+            log_probs = grammar.constrain(log_probs, states[active])
         best = log_probs.argmax(axis=1)
         scores[active] += log_probs[np.arange(active.size), best]
         for row, token in zip(active.tolist(), best.tolist(), strict=True):
             outputs[row].append(token)
         hidden[active] = new_hidden
         tokens[active] = best
+        if grammar is not None and states is not None:
+            states[active] = grammar.advance(states[active], best)
         active = active[best != EOS]
         if active.size == 0:
             break
@@ -59,6 +62,7 @@ def beam_decode(step: StepFn, hidden: np.ndarray, max_len: int, beam_size: int,
     beam_scores = np.full((batch, width), -np.inf)
     beam_scores[:, 0] = 0.0  # all beams start identical: keep one so the first step does not repeat it
     tokens = np.full(batch * width, SOS, dtype=np.int64)
+    beam_states = grammar.start(batch * width) if grammar is not None else np.zeros(0, dtype=np.int64)
     histories: list[list[tuple[int, ...]]] = [[() for _ in range(width)] for _ in range(batch)]
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     active = np.arange(batch)
@@ -67,7 +71,7 @@ def beam_decode(step: StepFn, hidden: np.ndarray, max_len: int, beam_size: int,
         rows = (active[:, None] * width + np.arange(width)).ravel()
         log_probs, new_hidden = step(tokens[rows], beams_hidden[rows], source_rows[rows])
         if grammar is not None:
-            log_probs = constrain(log_probs, grammar.mask([histories[r // width][r % width] for r in rows.tolist()]))
+            log_probs = grammar.constrain(log_probs, beam_states[rows])
         vocab = log_probs.shape[1]
         candidates = (beam_scores[active][:, :, None] + log_probs.reshape(active.size, width, vocab)).reshape(
             active.size, width * vocab
@@ -93,6 +97,10 @@ def beam_decode(step: StepFn, hidden: np.ndarray, max_len: int, beam_size: int,
             # Scores only fall as sequences grow: an open beam can no longer beat the best finished one.
             done = len(finished[item]) >= width or not next_beams or best_finished >= best_open
             parents_hidden = new_hidden[a * width : (a + 1) * width]
+            if grammar is not None and next_beams:
+                parent_states = beam_states[item * width : (item + 1) * width].copy()
+                beam_states[item * width : item * width + len(next_beams)] = grammar.advance(
+                    parent_states[[p for p, _, _ in next_beams]], np.array([t for _, t, _ in next_beams]))
             histories[item] = [(*histories[item][p], t) for p, t, _ in next_beams] + [
                 () for _ in range(width - len(next_beams))
             ]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable
-from functools import lru_cache
 
 import numpy as np
 
@@ -55,12 +54,24 @@ GRAMMARS: dict[str, NextFn] = {"iso_date": iso_date_next}
 
 
 class TokenGrammar:
-    """A character grammar over a target vocabulary: `mask(prefixes)` gives the allowed token ids."""
+    """A character grammar over a target vocabulary, run as an automaton over token ids.
+
+    Each distinct prefix met while decoding becomes an integer state, with its row of additive
+    penalties (0 where a token is allowed, -inf where not) and its row of transitions, built once on
+    first use. Decoding then costs two table lookups and an addition per step, whatever the batch:
+    the grammar must not make a request noticeably slower than the model alone.
+    """
+
+    START = 0  # the state of the empty prefix
 
     def __init__(self, next_chars: NextFn, vocab: CharVocab) -> None:
         self.next_chars = next_chars
         self.vocab = vocab
-        self._allowed = lru_cache(maxsize=1 << 16)(self._allowed_uncached)
+        self._prefixes: list[tuple[int, ...]] = []
+        self._ids: dict[tuple[int, ...], int] = {}
+        self._next = np.zeros((0, vocab.size), dtype=np.int64)  # -1: not built yet
+        self._penalties = np.zeros((0, vocab.size), dtype=np.float32)
+        self._state(())
 
     @classmethod
     def named(cls, name: str, vocab: CharVocab) -> TokenGrammar:
@@ -68,7 +79,8 @@ class TokenGrammar:
             raise ValueError(f"unknown output grammar {name!r}; known: {', '.join(sorted(GRAMMARS))}")
         return cls(GRAMMARS[name], vocab)
 
-    def _allowed_uncached(self, prefix: tuple[int, ...]) -> np.ndarray:
+    def allowed(self, prefix: tuple[int, ...]) -> np.ndarray:
+        """[V] booleans: which token may follow `prefix`."""
         allowed = np.zeros(self.vocab.size, dtype=bool)
         index = self.vocab.index
         for char in self.next_chars(self.vocab.decode(prefix)):
@@ -81,16 +93,38 @@ class TokenGrammar:
             allowed[EOS] = True
         return allowed
 
-    def mask(self, prefixes: list[tuple[int, ...]]) -> np.ndarray:
-        """[N, V] booleans: which token may follow each prefix of token ids."""
-        return np.stack([self._allowed(p) for p in prefixes])
+    def _state(self, prefix: tuple[int, ...]) -> int:
+        state = self._ids.get(prefix)
+        if state is None:
+            state = self._ids[prefix] = len(self._prefixes)
+            self._prefixes.append(prefix)
+            if state == len(self._penalties):  # grow the tables by doubling
+                size = max(16, 2 * state)
+                penalties = np.zeros((size, self.vocab.size), dtype=np.float32)
+                penalties[:state] = self._penalties
+                following = np.full((size, self.vocab.size), -1, dtype=np.int64)
+                following[:state] = self._next
+                self._penalties, self._next = penalties, following
+            self._penalties[state] = np.where(self.allowed(prefix), 0.0, -np.inf)
+        return state
 
+    def start(self, count: int) -> np.ndarray:
+        return np.full(count, self.START, dtype=np.int64)
 
-def constrain(log_probs: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """Forbidden tokens get -inf and the rest are renormalised, so scores stay log-probabilities."""
-    masked = np.where(allowed, log_probs, -np.inf)
-    top = masked.max(axis=1, keepdims=True)
-    total = top + np.log(np.exp(masked - top).sum(axis=1, keepdims=True))
-    renormalised: np.ndarray = masked - total
-    return renormalised
+    def advance(self, states: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        """The states after each row's state emits its token."""
+        following: np.ndarray = self._next[states, tokens]
+        if (following < 0).any():
+            for row in np.flatnonzero(following < 0).tolist():
+                state, token = int(states[row]), int(tokens[row])
+                if self._next[state, token] < 0:
+                    built = self._state((*self._prefixes[state], token))
+                    self._next[state, token] = built  # after _state, which may have grown the table
+                following[row] = self._next[state, token]
+        return following
 
+    def constrain(self, log_probs: np.ndarray, states: np.ndarray) -> np.ndarray:
+        """Forbidden tokens get -inf; allowed ones keep the model's log-probability, so a text's score stays
+        the probability the model gives it (what the model put on invalid texts is not handed back)."""
+        masked: np.ndarray = log_probs + self._penalties[states]
+        return masked

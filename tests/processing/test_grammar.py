@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from app.processing.decoding import StepFn, beam_decode, greedy_decode
-from app.processing.grammar import END, TokenGrammar, constrain, iso_date_next
+from app.processing.grammar import END, TokenGrammar, iso_date_next
 from app.processing.text import CharVocab
 
 
@@ -81,10 +81,25 @@ def test_greedy_and_beam_under_the_grammar_give_only_valid_dates() -> None:
     assert not all(is_valid_or_empty(VOCAB.decode(h.ids)) for h in free)
 
 
-def test_constrained_scores_are_renormalised_log_probabilities() -> None:
-    log_probs = np.log(np.array([[0.1, 0.2, 0.3, 0.4]]))
-    out = constrain(log_probs, np.array([[False, True, False, True]]))
-    np.testing.assert_allclose(np.exp(out), [[0.0, 1 / 3, 0.0, 2 / 3]])
+def test_forbidden_tokens_are_removed_and_allowed_ones_keep_their_log_probability() -> None:
+    grammar = TokenGrammar.named("iso_date", VOCAB)
+    state = grammar.advance(grammar.start(1), np.array([VOCAB.index["2"]]))  # "2": the year goes on, digits only
+    log_probs = np.log(np.full((1, VOCAB.size), 1.0 / VOCAB.size))
+    out = grammar.constrain(log_probs, state)
+    digits = [VOCAB.index[d] for d in "0123456789"]
+    np.testing.assert_allclose(out[0, digits], log_probs[0, digits])
+    assert np.isneginf(np.delete(out[0], digits)).all()
+
+
+def test_states_are_shared_by_equal_prefixes() -> None:
+    grammar = TokenGrammar.named("iso_date", VOCAB)
+    ids = [VOCAB.index[c] for c in "2024-02-"]
+    states = grammar.start(3)
+    for token in ids:
+        states = grammar.advance(states, np.full(3, token))
+    assert len(set(states.tolist())) == 1
+    allowed = grammar.constrain(np.zeros((1, VOCAB.size)), states[:1]) > -np.inf
+    assert [VOCAB.chars[i - 3] for i in np.flatnonzero(allowed[0])] == ["0", "1", "2"]
 
 
 def test_unknown_grammar_is_refused() -> None:
