@@ -75,11 +75,6 @@ class CharVocab:
     def index(self) -> dict[str, int]:
         return {c: i + len(SPECIALS) for i, c in enumerate(self.chars)}
 
-    def unknown(self, text: str) -> list[str]:
-        """The characters of `text` that are not in the vocabulary, in order of first appearance."""
-        known = self.index
-        return list(dict.fromkeys(c for c in text if c not in known))
-
     def encode(self, text: str, add_eos: bool = False) -> list[int]:
         known = self.index
         ids = [known[c] for c in text]
