@@ -688,12 +688,13 @@ def calibrate_abstention(model: translate.TranslateModel, cfg: TranslateConfig, 
     seen = {(source_text(s, data.lowercase), o) for s, o, _ in data.train_pairs + data.test_pairs}
     held: list[Triple] = list(generate_pairs(cfg.test_pairs, seed + 2, exclude=seen,
                                              normalise=lambda s: source_text(s, data.lowercase)))
-    results = answer(model, held)
+    # The model's own best answers, whatever threshold it serves with now ("" for no date).
+    best_texts = [(r.beams[0][0] if r.beams else "", r.confidence) for r in answer(model, held)]
     best, best_hits = 0.0, -1
     for threshold in np.round(np.arange(0.0, 1.0, 0.05), 2).tolist():
         hits = sum(
-            (target == "") if (r.text is None or r.confidence < threshold) else (r.text == target)
-            for r, (_, _, target) in zip(results, held, strict=True)
+            (target == "") if (text == "" or confidence < threshold) else (text == target)
+            for (text, confidence), (_, _, target) in zip(best_texts, held, strict=True)
         )
         if hits > best_hits:
             best, best_hits = threshold, hits
