@@ -7,6 +7,7 @@ grammar forbids at each step, before choosing, so an invalid answer cannot be pr
 from __future__ import annotations
 
 import calendar
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -50,7 +51,16 @@ def iso_date_next(prefix: str) -> frozenset[str]:
     return frozenset({END}) if n == 10 else frozenset()
 
 
-GRAMMARS: dict[str, NextFn] = {"iso_date": iso_date_next}
+def iso_date_same_future(prefix: str) -> str:
+    """A prefix with the same continuations: once the year is written only its leap-ness matters, so the
+    automaton has about 3,000 states whatever dates it is asked for, not one per date."""
+    if len(prefix) < 4:
+        return prefix
+    return ("2000" if calendar.isleap(int(prefix[:4])) else "2001") + prefix[4:]
+
+
+# name -> (next characters, a representative prefix with the same continuations)
+GRAMMARS: dict[str, tuple[NextFn, Callable[[str], str]]] = {"iso_date": (iso_date_next, iso_date_same_future)}
 
 
 class TokenGrammar:
@@ -64,9 +74,11 @@ class TokenGrammar:
 
     START = 0  # the state of the empty prefix
 
-    def __init__(self, next_chars: NextFn, vocab: CharVocab) -> None:
+    def __init__(self, next_chars: NextFn, vocab: CharVocab, same_future: Callable[[str], str] = str) -> None:
         self.next_chars = next_chars
+        self.same_future = same_future
         self.vocab = vocab
+        self._lock = threading.Lock()  # states are built on first use, maybe by two batches at once
         self._prefixes: list[tuple[int, ...]] = []
         self._ids: dict[tuple[int, ...], int] = {}
         self._next = np.zeros((0, vocab.size), dtype=np.int64)  # -1: not built yet
@@ -77,7 +89,8 @@ class TokenGrammar:
     def named(cls, name: str, vocab: CharVocab) -> TokenGrammar:
         if name not in GRAMMARS:
             raise ValueError(f"unknown output grammar {name!r}; known: {', '.join(sorted(GRAMMARS))}")
-        return cls(GRAMMARS[name], vocab)
+        next_chars, same_future = GRAMMARS[name]
+        return cls(next_chars, vocab, same_future)
 
     def allowed(self, prefix: tuple[int, ...]) -> np.ndarray:
         """[V] booleans: which token may follow `prefix`."""
@@ -115,13 +128,20 @@ class TokenGrammar:
         """The states after each row's state emits its token."""
         following: np.ndarray = self._next[states, tokens]
         if (following < 0).any():
-            for row in np.flatnonzero(following < 0).tolist():
-                state, token = int(states[row]), int(tokens[row])
-                if self._next[state, token] < 0:
-                    built = self._state((*self._prefixes[state], token))
-                    self._next[state, token] = built  # after _state, which may have grown the table
-                following[row] = self._next[state, token]
+            with self._lock:
+                for row in np.flatnonzero(following < 0).tolist():
+                    state, token = int(states[row]), int(tokens[row])
+                    if self._next[state, token] < 0:
+                        text = self.same_future(self.vocab.decode((*self._prefixes[state], token)))
+                        built = self._state(tuple(self.vocab.encode(text)))
+                        self._next[state, token] = built  # after _state, which may have grown the table
+                    following[row] = self._next[state, token]
         return following
+
+    @property
+    def size(self) -> int:
+        """States built so far."""
+        return len(self._prefixes)
 
     def constrain(self, log_probs: np.ndarray, states: np.ndarray) -> np.ndarray:
         """Forbidden tokens get -inf; allowed ones keep the model's log-probability, so a text's score stays

@@ -102,6 +102,19 @@ def test_states_are_shared_by_equal_prefixes() -> None:
     assert [VOCAB.chars[i - 3] for i in np.flatnonzero(allowed[0])] == ["0", "1", "2"]
 
 
+def test_the_automaton_stays_small_whatever_dates_it_writes() -> None:
+    grammar = TokenGrammar.named("iso_date", VOCAB)
+    texts = [f"{year:04d}-{month:02d}-{day:02d}" for year in range(1, 10_000) for month, day in ((2, 29), (12, 31))
+             if calendar.isleap(year) or month == 12]
+    states = grammar.start(len(texts))
+    for step in range(10):
+        tokens = np.array([VOCAB.index[text[step]] for text in texts])
+        assert not np.isneginf(grammar.constrain(np.zeros((len(texts), VOCAB.size)), states)[
+            np.arange(len(texts)), tokens]).any()  # every character of every valid date stays allowed
+        states = grammar.advance(states, tokens)
+    assert grammar.size < 3_000, grammar.size  # one state per prefix would be tens of thousands
+
+
 def test_unknown_grammar_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown output grammar"):
         TokenGrammar.named("roman_numerals", VOCAB)
