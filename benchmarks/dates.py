@@ -12,7 +12,6 @@ gives no date; invalid dates and refused texts. dateparser is a benchmark depend
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import time
 import warnings
@@ -22,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.errors import InputError  # noqa: E402
-from training.data.dates import read_handwritten  # noqa: E402
+from training.data.dates import is_iso_date, read_handwritten  # noqa: E402
 from training.train import answer, served  # noqa: E402
 
 
@@ -54,13 +53,6 @@ def ours(model_dir: Path, rows: list[tuple[str, str, str]]) -> tuple[list[str], 
     return results, refused
 
 
-def is_date(text: str) -> bool:
-    try:
-        return dt.date.fromisoformat(text).isoformat() == text
-    except ValueError:
-        return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "dates" / "1")
@@ -83,7 +75,7 @@ def main() -> None:
     for name, answers, refusals, seconds in (("seqserve", mine, refused, mine_s), ("dateparser", theirs, 0, theirs_s)):
         exact = sum(answers[k] == rows[k][2] for k in dated) / len(dated)
         abstained = sum(answers[k] == "" for k in undated) / len(undated)
-        invalid = sum(bool(a) and not is_date(a) for a in answers)
+        invalid = sum(bool(a) and not is_iso_date(a) for a in answers)
         lines.append(f"{name:12} {exact:>16.1%} {abstained:>14.1%} {invalid:>8} {refusals:>8} {seconds:>8.1f}")
     lines += ["", "misses (text | order | expected | seqserve | dateparser):"]
     lines += [f"  {text} | {order} | {iso or '-'} | {mine[k] or '-'} | {theirs[k] or '-'}"

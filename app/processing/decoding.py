@@ -34,10 +34,10 @@ def greedy_decode(step: StepFn, hidden: np.ndarray, max_len: int,
     scores = np.zeros(batch, dtype=np.float64)
     outputs: list[list[int]] = [[] for _ in range(batch)]
     active = np.arange(batch)
-    states = grammar.start(batch) if grammar is not None else None
+    states = grammar.start(batch) if grammar is not None else np.zeros(0, dtype=np.int64)
     for _ in range(max_len):
         log_probs, new_hidden = step(tokens[active], hidden[active], active)
-        if grammar is not None and states is not None:
+        if grammar is not None:
             log_probs = grammar.constrain(log_probs, states[active])
         best = log_probs.argmax(axis=1)
         scores[active] += log_probs[np.arange(active.size), best]
@@ -45,7 +45,7 @@ def greedy_decode(step: StepFn, hidden: np.ndarray, max_len: int,
             outputs[row].append(token)
         hidden[active] = new_hidden
         tokens[active] = best
-        if grammar is not None and states is not None:
+        if grammar is not None:
             states[active] = grammar.advance(states[active], best)
         active = active[best != EOS]
         if active.size == 0:

@@ -45,21 +45,23 @@ def test_draw_a_one_and_classify(page) -> None:  # type: ignore[no-untyped-def]
     assert page.locator("#digit-bars > div").count() == 10
 
 
-def test_translate_dates_with_beams(page) -> None:  # type: ignore[no-untyped-def]
-    page.fill("#texts", "3 March 1998\n1er mai 2001")
-    page.fill("#beam", "3")
+def run_translate(page, texts: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Fill the translate form, run it, and read the output column."""
+    page.fill("#texts", texts)
     page.click("#run-translate")
     page.wait_for_selector("#translations tr")
-    outputs = page.locator("#translations td.output").all_text_contents()
-    assert outputs == ["1998-03-03", "2001-05-01"]
+    outputs: list[str] = page.locator("#translations td.output").all_text_contents()
+    return outputs
+
+
+def test_translate_dates_with_beams(page) -> None:  # type: ignore[no-untyped-def]
+    page.fill("#beam", "3")
+    assert run_translate(page, "3 March 1998\n1er mai 2001") == ["1998-03-03", "2001-05-01"]
 
 
 def test_translate_shows_date_order_confidence_and_abstention(page) -> None:  # type: ignore[no-untyped-def]
-    page.fill("#texts", "03/04/98\ntomorrow")
     page.select_option("#date-order", "MDY")
-    page.click("#run-translate")
-    page.wait_for_selector("#translations tr")
-    outputs = page.locator("#translations td.output").all_text_contents()
+    outputs = run_translate(page, "03/04/98\ntomorrow")
     assert outputs[0] == "1998-03-04"
     assert outputs[1].startswith("no answer: ") and "no date" in outputs[1]
     confidences = page.locator("#translations td.confidence").all_text_contents()

@@ -282,6 +282,14 @@ def time_of_day(rng: Rng) -> str:
 # -------------------------------------------------------------------------------- numeric ambiguity
 
 
+def is_iso_date(text: str) -> bool:
+    """`text` is a calendar-valid date written YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
+
+
 def _valid(year: int, month: int, day: int) -> dt.date | None:
     try:
         return dt.date(year, month, day)
