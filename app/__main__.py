@@ -13,6 +13,7 @@ from typing import Literal
 
 import uvicorn
 
+from app.http_protocol import HttpProtocol
 from app.settings import get_settings
 
 
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     uvicorn.run(
         "app.main:app", host=args.host, port=args.port, workers=workers,
         log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=30,
-        proxy_headers=settings.proxy_headers,
+        proxy_headers=settings.proxy_headers, http=HttpProtocol,
     )
 
 

@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI
 from pydantic import SecretStr
 from starlette.types import ASGIApp
 
-from app import __version__
+from app import __version__, heap
 from app.dataplane import DataPlane
 from app.grpc.server import GrpcServer
 from app.logs import configure_logging
@@ -80,11 +80,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Load in the background: liveness answers at once, readiness turns 200 when every model is warm.
-        loading = asyncio.create_task(control.start(), name="load-models")
+        thresholds: tuple[int, int, int] | None = None
+
+        async def load_models() -> None:
+            nonlocal thresholds
+            await control.start()
+            thresholds = heap.settle()
+
+        loading = asyncio.create_task(load_models(), name="load-models")
         await grpc_server.start()
         try:
             yield
         finally:
+            if thresholds is not None:
+                heap.unsettle(thresholds)
             await grpc_server.stop()
             loading.cancel()
             with contextlib.suppress(asyncio.CancelledError):

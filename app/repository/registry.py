@@ -265,14 +265,21 @@ class Registry:
         return all(v.name in serving for v in self.versions.values())
 
     def get(self, name: str, version: int | None = None, task: str | None = None) -> ModelVersion:
-        candidates = [v for v in self.versions.values() if v.name == name and v.state == "ready"
-                      and (task is None or (v.manifest is not None and v.manifest.task == task))]
-        if version is not None:
-            candidates = [v for v in candidates if v.version == version]
-        if not candidates:
+        def serves(v: ModelVersion) -> bool:
+            return v.state == "ready" and (task is None or (v.manifest is not None and v.manifest.task == task))
+
+        found: ModelVersion | None = None
+        if version is not None:  # a named version: one lookup
+            entry = self.versions.get(f"{name}/{version}")
+            found = entry if entry is not None and serves(entry) else None
+        else:
+            for v in self.versions.values():
+                if v.name == name and serves(v) and (found is None or v.version > found.version):
+                    found = v
+        if found is None:
             known = self.versions.get(f"{name}/{version}") if version is not None else None
             if known is not None and known.state != "ready":
                 raise ModelNotFound(f"model {known.key} is {known.state}: {known.reason or 'not ready yet'}")
             what = f"model {name!r}" + (f" version {version}" if version is not None else "")
             raise ModelNotFound(f"{what} is not loaded" + (f" (task {task})" if task else ""))
-        return max(candidates, key=lambda v: v.version)
+        return found

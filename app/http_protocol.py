@@ -1,0 +1,86 @@
+"""uvicorn's httptools protocol, sending each response's head and body in one write.
+
+uvicorn writes a response's status line and headers when the app starts the response, and its body
+when the app sends it: two send() system calls, two packets, two wake-ups of the client, per response.
+On loopback, on a 2-core virtual machine, those writes took 30% of the event loop's time at 64
+connections (py-spy), about 70 us each. This protocol holds a response's head until the first write
+after it (the body, normally in the same loop turn) and sends the two together; what the client
+receives, byte for byte, does not change.
+
+A head is held only where nothing can be waiting for it: not when the client asked for `100 Continue`
+(that interim line is written on its own and must go out at once), and it is sent as soon as anything
+else happens to the connection (another write, the end of the response, a close).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+JOIN_LIMIT = 64 * 1024  # a body up to this size is copied behind its head; a bigger one is written after it
+
+
+class HeldHeadTransport:
+    """The transport as one request-response cycle sees it: its first write (the response head) is held
+    until the next write, the end of the response, or a close. Anything else goes to the transport."""
+
+    __slots__ = ("_first", "_head", "_transport")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._head: bytes | None = None
+        self._first = True
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._first:
+            self._first = False
+            self._head = bytes(data)
+            return
+        head, self._head = self._head, None
+        if head is None:
+            self._transport.write(data)
+        elif len(data) <= JOIN_LIMIT:
+            self._transport.write(head + data)
+        else:
+            self._transport.write(head)
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        self._first = False
+        head, self._head = self._head, None
+        if head is not None:
+            self._transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class HttpProtocol(HttpToolsProtocol):
+    """`uvicorn.run(..., http=HttpProtocol)`: every new cycle writes through a `HeldHeadTransport`."""
+
+    def on_headers_complete(self) -> None:
+        previous = self.cycle
+        super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is previous or cycle.waiting_for_100_continue:  # an upgrade made no cycle; 100 Continue waits
+            return
+        held = HeldHeadTransport(cycle.transport)
+        cycle.transport = held  # type: ignore[assignment]  # the subset of a transport a cycle uses
+        cycle.on_response = _flushing(held, cycle.on_response)
+
+
+def _flushing(held: HeldHeadTransport, on_response: Callable[..., None]) -> Callable[[], None]:
+    """A response that ends without a body write (HEAD) still sends its head."""
+
+    def response_complete() -> None:
+        held.flush()
+        on_response()
+
+    return response_complete
