@@ -9,7 +9,8 @@ receives, byte for byte, does not change.
 
 A head is held only where nothing can be waiting for it: not when the client asked for `100 Continue`
 (that interim line is written on its own and must go out at once), and it is sent as soon as anything
-else happens to the connection (another write, the end of the response, a close).
+else happens to the connection (another write, the end of the response, a close). A streamed response's
+head goes out with its first chunk.
 """
 
 from __future__ import annotations
