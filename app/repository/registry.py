@@ -269,15 +269,14 @@ class Registry:
             return v.state == "ready" and (task is None or (v.manifest is not None and v.manifest.task == task))
 
         found: ModelVersion | None = None
+        known = self.versions.get(f"{name}/{version}") if version is not None else None
         if version is not None:  # a named version: one lookup
-            entry = self.versions.get(f"{name}/{version}")
-            found = entry if entry is not None and serves(entry) else None
+            found = known if known is not None and serves(known) else None
         else:
             for v in self.versions.values():
                 if v.name == name and serves(v) and (found is None or v.version > found.version):
                     found = v
         if found is None:
-            known = self.versions.get(f"{name}/{version}") if version is not None else None
             if known is not None and known.state != "ready":
                 raise ModelNotFound(f"model {known.key} is {known.state}: {known.reason or 'not ready yet'}")
             what = f"model {name!r}" + (f" version {version}" if version is not None else "")
