@@ -105,10 +105,17 @@ def spawn_server(*args: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
     process = subprocess.Popen([sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port), *args],
                                cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    # Each worker is ready on its own: with several, one ready answer may come from the first of them.
-    # Twenty in a row on new connections (the kernel spreads them) leave a loading worker no place to hide.
-    wanted = 20 if "--workers" in args else 1
+    wait_until_serving(process, url, every_worker="--workers" in args)
+    return process, url
+
+
+def wait_until_serving(process: subprocess.Popen[bytes], url: str, every_worker: bool, timeout_s: float = 60) -> None:
+    """Until the server at `url` answers ready, or fail the test (and kill it) if it exits or times out.
+
+    Each worker is ready on its own: with several, one ready answer may come from the first of them.
+    Twenty in a row on new connections (the kernel spreads them) leave a loading worker no place to hide."""
+    deadline = time.monotonic() + timeout_s
+    wanted = 20 if every_worker else 1
     in_a_row = 0
     while True:
         try:
@@ -117,7 +124,7 @@ def spawn_server(*args: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
             ready = False
         in_a_row = in_a_row + 1 if ready else 0
         if in_a_row >= wanted:
-            return process, url
+            return
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"server did not become ready (exit status {process.poll()})")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import venv
 from pathlib import Path
 
-from tests.conftest import MODELS, ROOT, free_port
+import httpx
+
+from tests.conftest import MODELS, ROOT, free_port, wait_until_serving
 
 
 def test_serve_extra_installs_and_serves_without_torch(tmp_path: Path) -> None:
@@ -33,20 +34,9 @@ def test_serve_extra_installs_and_serves_without_torch(tmp_path: Path) -> None:
     server = subprocess.Popen([python, "-m", "app"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
-        ready = subprocess.run([sys.executable, "-c", f"""
-import time, httpx
-in_a_row = 0  # every worker ready: twenty in a row on new connections
-for _ in range(600):
-    try:
-        ok = httpx.get('http://127.0.0.1:{port}/health/ready', timeout=1).status_code == 200
-        in_a_row = in_a_row + 1 if ok else 0
-    except httpx.TransportError: in_a_row = 0
-    if in_a_row >= 20: break
-    if not in_a_row: time.sleep(0.2)
-r = httpx.post('http://127.0.0.1:{port}/predict/translate', json={{'texts': ['3 March 1998']}})
-print(r.json()['translations'][0]['text'])
-"""], capture_output=True, text=True, timeout=120)
-        assert ready.stdout.strip() == "1998-03-03", ready.stderr
+        wait_until_serving(server, f"http://127.0.0.1:{port}", every_worker=True, timeout_s=120)  # workers: auto
+        answer = httpx.post(f"http://127.0.0.1:{port}/predict/translate", json={"texts": ["3 March 1998"]})
+        assert answer.json()["translations"][0]["text"] == "1998-03-03", answer.text
         # gRPC from the same minimal install, on its own port (several workers share it)
         import tritonclient.grpc as triton_grpc
 
