@@ -4,7 +4,8 @@ Profiling showed FastAPI's routing, dependency solving and exception middlewares
 request than parsing, validation and the model together. This pure ASGI layer answers the typed
 routes of the task table (`typed_routes`) with the very endpoint the FastAPI routes call, and renders
 errors with the very function FastAPI's exception handlers call; everything else falls through to
-FastAPI. `SEQSERVE_FAST_PATH=false` turns it off.
+FastAPI. A good answer goes out as two ASGI messages, with no request or response objects.
+`SEQSERVE_FAST_PATH=false` turns it off.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.rest.errors import render_exception
 from app.rest.predict import Task, predict, typed_routes
+from app.rest.responses import FastJSONResponse
 
 route_selected: Callable[..., None] | None
 try:  # FastAPI's native OpenTelemetry names a request's span after its route; the fast path says which
     from fastapi.telemetry._api import _route_selected as route_selected
 except ImportError:  # pragma: no cover - an older FastAPI without native telemetry
     route_selected = None
+
+JSON = FastJSONResponse.media_type.encode()
 
 
 @dataclass(frozen=True)
@@ -49,9 +53,12 @@ class FastPathMiddleware:
         scope["app"] = self.fastapi_app
         if route_selected is not None and "fastapi.telemetry" in scope:
             route_selected(scope=scope, path=route.path)
-        request = Request(scope, receive)
         try:
-            response = await predict(request, route.task)
+            answer = await predict(scope, receive, route.task)
         except Exception as exc:  # answered exactly as the FastAPI route answers it
-            response = render_exception(request, exc)
-        await response(scope, receive, send)
+            await render_exception(Request(scope, receive), exc)(scope, receive, send)
+            return
+        # The headers Starlette's Response would send, in its order.
+        headers = [(b"content-length", str(len(answer)).encode()), (b"content-type", JSON)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})

@@ -16,14 +16,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, File, Request, UploadFile
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
+from starlette.types import Receive, Scope
 
 from app.auth import check_api_key
 from app.dataplane import DataPlane, model_name
 from app.errors import InputError, ModelNotFound
 from app.repository.registry import Registry
-from app.rest.body import read_json_object
+from app.rest.body import read_json_body
 from app.rest.deps import Authorized, DataPlaneDep, SettingsDep
-from app.rest.responses import FastJSONResponse
+from app.rest.responses import FastJSONResponse, json_bytes
 from app.tasks import TASKS, TaskModel
 from app.tasks.digit import DigitModel, DigitResponse
 
@@ -63,14 +64,22 @@ def _parse_query(query_string: bytes) -> tuple[int | None, str | None]:
     return version, query.get("model")
 
 
-async def predict(request: Request, task: Task) -> Response:
-    """Every typed JSON route: auth, query, body -> the data plane -> the JSON answer."""
-    state = request.app.state
-    check_api_key(request.headers.get("authorization", ""), state.settings)
-    version, model = parse_query(request.scope["query_string"])
-    body = await read_json_object(request)
+async def predict(scope: Scope, receive: Receive, task: Task) -> bytes:
+    """Every typed JSON route: auth, query, body -> the data plane -> the JSON answer's bytes. Plain ASGI
+    in and bytes out, so the fast path pays for no request or response objects."""
+    state = scope["app"].state
+    authorization = content_type = None
+    for key, value in scope["headers"]:  # one pass; the first of repeated headers counts, as in Starlette
+        if key == b"authorization":
+            authorization = authorization or value
+        elif key == b"content-type":
+            content_type = content_type or value
+    check_api_key(authorization.decode("latin-1") if authorization else "", state.settings)
+    version, model = parse_query(scope["query_string"])
+    body = await read_json_body(content_type, receive)
     dataplane: DataPlane = state.dataplane
-    return FastJSONResponse(await dataplane.predict(task, body, model, version, request.scope.setdefault("state", {})))
+    answer = await dataplane.predict(task, body, model, version, scope.setdefault("state", {}))
+    return json_bytes(answer)
 
 
 def request_body(task: Task, registry: Registry) -> dict[str, Any]:
@@ -99,7 +108,7 @@ def add_typed_routes(app: FastAPI) -> None:
 
 def endpoint_for(task: Task) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        return await predict(request, task)
+        return Response(await predict(request.scope, request.receive, task), media_type=FastJSONResponse.media_type)
 
     endpoint.__name__ = f"predict_{task.task}"
     return endpoint
