@@ -13,18 +13,21 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive
 
 from app.errors import BadRequest, InputError, UnsupportedMediaType
+from app.rest import numeric_json
+from app.rest.numeric_json import Shapes
 
 
-async def read_json_body(content_type: bytes | None, receive: Receive) -> dict[str, Any]:
+async def read_json_body(content_type: bytes | None, receive: Receive, arrays: Shapes | None = None
+                         ) -> dict[str, Any]:
     """A request's JSON object body, read straight from the ASGI `receive` (415, 400, 422 as it goes);
-    `content_type` is the request's header, raw."""
+    `content_type` is the request's header, raw; `arrays` as for `parse_json_object`."""
     declared = content_type.decode("latin-1") if content_type is not None else ""
     if declared.split(";")[0].strip().lower() != "application/json":
         raise UnsupportedMediaType(f"expected Content-Type application/json, got {declared or 'none'!r}")
     raw = await read_body(receive)
     if not raw:
         raise BadRequest("empty body; expected a JSON object")
-    return parse_json_object(raw)
+    return parse_json_object(raw, arrays=arrays)
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -43,8 +46,11 @@ async def read_body(receive: Receive) -> bytes:
         chunks.append(body)
 
 
-def parse_json_object(raw: bytes | str, what: str = "body") -> dict[str, Any]:
-    """A JSON object (a body, a WebSocket frame): 400 when not JSON, 422 when not an object."""
+def parse_json_object(raw: bytes | str, what: str = "body", arrays: Shapes | None = None) -> dict[str, Any]:
+    """A JSON object (a body, a WebSocket frame): 400 when not JSON, 422 when not an object. Fields named
+    in `arrays` come as numpy arrays when they hold items of their shape (app/rest/numeric_json.py)."""
+    if arrays and isinstance(raw, bytes) and (body := numeric_json.decode(raw, arrays)) is not None:
+        return body
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

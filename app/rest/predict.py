@@ -76,7 +76,7 @@ async def predict(scope: Scope, receive: Receive, task: Task) -> bytes:
             content_type = content_type or value
     check_api_key(authorization.decode("latin-1") if authorization else "", state.settings)
     version, model = parse_query(scope["query_string"])
-    body = await read_json_body(content_type, receive)
+    body = await read_json_body(content_type, receive, task.json_arrays)
     dataplane: DataPlane = state.dataplane
     answer = await dataplane.predict(task, body, model, version, scope.setdefault("state", {}))
     return json_bytes(answer)

@@ -49,6 +49,9 @@ class TaskModel(ABC, Generic[P, R]):
     model_field: ClassVar[str | None] = None  # a body field that may name the model (the translator's "model")
     response_model: ClassVar[type[BaseModel] | None] = None  # the typed answer, for OpenAPI
     state_inputs: ClassVar[tuple[str, ...]] = ()  # V2 inputs that carry state (stateful tasks)
+    # JSON body fields of fixed-shape numeric items (field -> one item's shape), which `parse_json` may get
+    # as a float64 numpy array [n, *shape] instead of lists: the body reader skips a Python float per number.
+    json_arrays: ClassVar[dict[str, tuple[int, ...]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

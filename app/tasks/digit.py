@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -113,6 +113,7 @@ class DigitModel(TaskModel[np.ndarray, np.ndarray]):
     summary = "Classify 28x28 digit images"
     default_model = "digit"
     response_model = DigitResponse
+    json_arrays: ClassVar[dict[str, tuple[int, ...]]] = {"images": (28, 28)}
 
     def __init__(self, manifest: Manifest, backend: Backend, settings: Settings) -> None:
         super().__init__(manifest, backend, settings)
