@@ -13,6 +13,7 @@ instead of the 413. Past those bounds the connection is closed.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import time
 from typing import Any
@@ -56,6 +57,10 @@ class EdgeMiddleware:
         # labels() takes a lock and builds a key on every call: keep the children already seen
         self._counters: dict[tuple[str, str, str], Any] = {}
         self._histograms: dict[str, Any] = {}
+        # Made ids: a random prefix per app (each worker process builds its own) and a counter, 32 hex
+        # digits; unique without a system call for random bytes on every request.
+        self._id_prefix = os.urandom(8).hex()
+        self._ids = itertools.count()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,7 +76,7 @@ class EdgeMiddleware:
             elif key == CONTENT_LENGTH:
                 length = value
         if not request_id:
-            request_id = os.urandom(16).hex().encode()
+            request_id = f"{self._id_prefix}{next(self._ids):016x}".encode()
             scope["headers"] = [*scope["headers"], (REQUEST_ID, request_id)]
         scope.setdefault("state", {})["request_id"] = request_id.decode()
         status = 500

@@ -131,6 +131,8 @@ class TaskModel(ABC, Generic[P, R]):
     # --- helpers for parsing
 
     def reject_unknown(self, body: dict[str, Any]) -> None:
+        if self.body_fields.issuperset(body):
+            return
         unknown = sorted(set(body) - self.body_fields)
         if unknown:
             raise InputError(f"unknown field(s) {', '.join(map(repr, unknown))}; expected {sorted(self.body_fields)}")

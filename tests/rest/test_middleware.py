@@ -50,6 +50,8 @@ def test_request_ids_are_made_or_kept(client: TestClient) -> None:
     assert kept.headers["x-request-id"] == "abc-123"
     unusable = client.post("/echo", content=b"{}", headers={"X-Request-ID": "   "})
     assert len(unusable.headers["x-request-id"]) == 32
+    made_ids = {client.post("/echo", content=b"{}").headers["x-request-id"] for _ in range(20)}
+    assert len(made_ids) == 20 and all(int(made, 16) >= 0 for made in made_ids)
 
 
 def test_bodies_within_the_limit_pass(client: TestClient) -> None:
