@@ -238,3 +238,35 @@ def test_close_answers_requests_in_flight_and_refuses_new_ones() -> None:
     assert results == [1, 2, 3]
     assert not closed_early  # close() waited for the requests in flight
     assert refused is not None and getattr(refused, "status", None) == 503
+
+
+def test_the_worker_takes_the_next_batch_while_the_loop_is_busy() -> None:
+    # A busy loop runs a thread's "done" callback late; the next batch must not wait for it.
+    first_started, release = threading.Event(), threading.Event()
+    started: dict[int, float] = {}
+
+    def model(batch: list[int]) -> list[int]:
+        started[batch[0]] = time.perf_counter()
+        if batch[0] == 0:
+            first_started.set()
+            release.wait(5)
+        return batch
+
+    async def main() -> tuple[float, list[int]]:
+        batcher: Batcher[int, int] = Batcher("t", model, lambda _: 1, 8, 0.0, 100)
+        batcher.start()
+        first = asyncio.create_task(batcher.submit(0, 5))
+        while not first_started.is_set():
+            await asyncio.sleep(0.001)
+        second = asyncio.create_task(batcher.submit(1, 5))
+        await asyncio.sleep(0)  # queued while the first batch runs
+        release.set()
+        time.sleep(0.3)  # the loop is busy: no callback of the batcher's runs now
+        busy_until = time.perf_counter()
+        results = [await first, await second]
+        await batcher.stop()
+        return busy_until, results
+
+    busy_until, results = run(main())
+    assert results == [0, 1]
+    assert started[1] < busy_until  # the worker went on by itself
