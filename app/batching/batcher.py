@@ -297,11 +297,12 @@ class Batcher(Generic[P, R]):
         """On the loop: learn from the runs, count them, and answer their requests."""
         stats = self.statistics
         for run in runs:
-            if run.results is None:
+            if run.error is not None:  # a failed run holds one request (`_execute` isolates them)
                 future = run.batch[0].future
                 if not future.done():
-                    future.set_exception(run.error or RuntimeError("no result"))
+                    future.set_exception(run.error)
                 continue
+            assert run.results is not None
             self._learn(run.work, run.seconds)
             self._observer.batch_done(self.name, run.items, run.seconds, inline)
             stats.compute_infer.add(run.seconds * len(run.batch), len(run.batch))
