@@ -6,7 +6,9 @@
 # Serves the kit's own model/lstm.onnx through our model repository (as model `lstm`, with its own
 # manifest, outside the committed defaults) beside our digit model, starts seqserve twice on loopback
 # (1 worker process, and --workers auto: one per core), and hands the URLs to the kit's run_all.sh as --extra
-# targets. Results land in PEERS_DIR/results.csv.
+# targets. Results land in PEERS_DIR/results.csv; beside them probe.txt (the machine at the start),
+# probe-timeline.csv (`probe.py --watch` samples throughout) and timeline.txt (each point with the
+# machine it met, from benchmarks/timeline.py).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PEERS="$(cd "${1:?usage: peers.sh PEERS_DIR [run_all.sh options]}" && pwd)"; shift
@@ -44,9 +46,13 @@ serve() {  # PORT WORKERS
 serve 18100 1
 serve 18101 auto
 "$PY" "$ROOT/benchmarks/probe.py" | tee "$PEERS/probe.txt"  # how costly this machine's wake-ups are, beside the numbers
+"$PY" "$ROOT/benchmarks/probe.py" --watch 2 > "$PEERS/probe-timeline.csv" &  # and how fast it was, throughout
+PIDS+=($!)
 
 cd "$PEERS"
 ./run_all.sh "$@" \
   --extra seqserve-lstm "http://127.0.0.1:18100/predict/digit?model=lstm" "$WORK/body.json" \
   --extra seqserve-lstm-auto "http://127.0.0.1:18101/predict/digit?model=lstm" "$WORK/body.json" \
   --extra seqserve-digit "http://127.0.0.1:18100/predict/digit" "$WORK/body.json"
+"$PY" "$ROOT/benchmarks/timeline.py" "${RESULTS:-$PEERS/results.csv}" "${RAW_DIR:-$PEERS/results_raw}" \
+  "$PEERS/probe-timeline.csv" | tee "$PEERS/timeline.txt"

@@ -1,6 +1,7 @@
 """How costly this machine is at what a server's request path is made of; printed beside every benchmark.
 
     python benchmarks/probe.py [--seconds 1]
+    python benchmarks/probe.py --watch 2 > timeline.csv    # one line every 2 s until stopped
 
 A slow server and a slow machine look alike in a benchmark table. Three medians tell them apart:
 - executor round trip: an asyncio loop hands a no-op to a worker thread and is woken with its result
@@ -8,6 +9,12 @@ A slow server and a slow machine look alike in a benchmark table. Three medians 
 - thread wake-up: one thread sets an event another waits on, one way (half a ping-pong);
 - loopback round trip: 64 bytes to a TCP echo server on 127.0.0.1 and back, on a connection kept open.
 Plus the cores this process may use and the 1-minute load average.
+
+A run of several minutes can meet a slower machine part of the way through (another tenant on the
+host): `--watch` samples, until stopped, a fixed piece of interpreter work (the fastest of five, so
+that the benchmark's own load, which delays some of them, hardly counts, while a slower or shared
+host slows all five) and the share of time the host took from this machine's CPUs (steal, Linux).
+`benchmarks/timeline.py` lines each result of a run up with the samples taken while it was measured.
 """
 
 from __future__ import annotations
@@ -15,8 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import socket
 import statistics
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -95,6 +104,46 @@ def loopback_round_trip_us(seconds: float) -> float:
     return statistics.median(times) * 1e6
 
 
+def work_us() -> float:
+    """A fixed piece of interpreter work (about 0.5 ms on the machines we measured on)."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(10_000):
+        total += i * i
+    return (time.perf_counter() - started) * 1e6
+
+
+def cpu_ticks() -> tuple[int, int] | None:
+    """(all, steal) ticks of every CPU since boot, from /proc/stat; None where there is none."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal [guest guest_nice, already counted in user and nice]
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
+
+
+def watch(interval: float) -> None:
+    """CSV on stdout, one line per interval until SIGTERM or SIGINT: unix time, the fastest of five
+    `work_us`, the steal share since the previous line (empty where unknown), the 1-minute load."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print("time,work_us,steal_pct,load1", flush=True)
+    previous = cpu_ticks()
+    try:
+        while True:
+            time.sleep(interval)
+            fastest = min(work_us() for _ in range(5))
+            ticks = cpu_ticks()
+            steal = ""
+            if ticks is not None and previous is not None and ticks[0] > previous[0]:
+                steal = f"{100 * (ticks[1] - previous[1]) / (ticks[0] - previous[0]):.1f}"
+            previous = ticks
+            print(f"{time.time():.1f},{fastest:.0f},{steal},{os.getloadavg()[0]:.2f}", flush=True)
+    except KeyboardInterrupt:
+        pass
+
+
 def probe(seconds: float = 1.0) -> str:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (f"machine: {cores} cores, load {os.getloadavg()[0]:.2f}; executor round trip "
@@ -105,7 +154,13 @@ def probe(seconds: float = 1.0) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
-    print(probe(parser.parse_args().seconds), flush=True)
+    parser.add_argument("--watch", type=float, metavar="INTERVAL", help="sample the machine every INTERVAL "
+                        "seconds until stopped, as CSV, instead of the one-line probe")
+    args = parser.parse_args()
+    if args.watch:
+        watch(args.watch)
+    else:
+        print(probe(args.seconds), flush=True)
 
 
 if __name__ == "__main__":
