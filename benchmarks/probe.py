@@ -11,9 +11,11 @@ A slow server and a slow machine look alike in a benchmark table. Three medians 
 Plus the cores this process may use and the 1-minute load average.
 
 A run of several minutes can meet a slower machine part of the way through (another tenant on the
-host): `--watch` samples, until stopped, a fixed piece of interpreter work (the fastest of five, so
-that the benchmark's own load, which delays some of them, hardly counts, while a slower or shared
-host slows all five) and the share of time the host took from this machine's CPUs (steal, Linux).
+host): `--watch` samples, until stopped, a fixed piece of interpreter work (the fastest of five) and
+the share of time the host took from this machine's CPUs (steal, Linux). The work's time moves with
+more than the host: on a 2-vCPU VM it took 370-1,200 us within seconds on an idle machine, and less
+while a benchmark kept the cores busy than when they had been idle, so compare points of the same
+kind (the same connection count) with each other, not a busy point with an idle one.
 `benchmarks/timeline.py` lines each result of a run up with the samples taken while it was measured.
 """
 
@@ -105,7 +107,7 @@ def loopback_round_trip_us(seconds: float) -> float:
 
 
 def work_us() -> float:
-    """A fixed piece of interpreter work (about 0.5 ms on the machines we measured on)."""
+    """A fixed piece of interpreter work (0.4-1.2 ms on the 2-vCPU machines we measured on)."""
     started = time.perf_counter()
     total = 0
     for i in range(10_000):

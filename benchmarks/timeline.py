@@ -6,8 +6,8 @@ The kit writes each point's wrk output to RAW_DIR/<peer>_c<connections>.txt when
 wrk's first line says how long it ran, so a point covers [modified - duration, modified]. For every row
 of the results this prints the samples taken in that window: the median of `work_us` and how it compares
 with the whole run's median (1.30x: the interpreter ran 30% slower during this point), and the largest
-steal share. At 64 connections the server and wrk keep both cores busy and delay the sample itself, so
-a high ratio there is the benchmark's own load; at 1 connection, with a core to spare, it is the machine.
+steal share. The work runs faster while a benchmark keeps the cores busy than after they idled (see
+probe.py), so set a point's ratio beside those of other points at the same connection count.
 """
 
 from __future__ import annotations
@@ -59,8 +59,9 @@ def main() -> None:
                 continue
             span = window(args.raw_dir / f"{row['peer']}_c{row['concurrency']}.txt")
             inside = [(work, steal) for at, work, steal in taken if span and span[0] <= at <= span[1]]
-            work = f"{statistics.median(w for w, _ in inside):.0f}" if inside else "-"
-            ratio = f"{statistics.median(w for w, _ in inside) / overall:.2f}x" if inside else "-"
+            median = statistics.median(w for w, _ in inside) if inside else None
+            work = f"{median:.0f}" if median is not None else "-"
+            ratio = f"{median / overall:.2f}x" if median is not None else "-"
             steals = [s for _, s in inside if s is not None]
             steal = f"{max(steals):.1f}" if steals else "-"
             print(f"{row['peer']:24s} {row['concurrency']:>3s} {row['rps']:>8s} {row['p50_ms']:>8s} "
