@@ -17,6 +17,9 @@ cross-thread wake-ups, which cost 50-200 us on some machines: as much as the mod
 the worker thread runs the model while the loop serves the other requests. Work whose cost is not known
 yet, or is above the bound, goes to the worker thread, so the loop is never held longer than the bound.
 The cost is learnt per model as seconds per unit of work (`work_of`: items, or what a task says).
+A lone request that may run inline runs within `submit` itself, without queueing for the collector:
+its task never yields, which saves two turns of the event loop (measured at one connection on the peer
+kit's LSTM: p50 0.555-0.562 ms against 0.590-0.637 ms when queued for the collector, six interleaved runs).
 """
 
 from __future__ import annotations
@@ -156,6 +159,7 @@ class Batcher(Generic[P, R]):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"infer-{name}")
         self._task: asyncio.Task[None] | None = None
         self._in_flight = 0  # submitted and not yet answered
+        self._running = False  # the collector has a batch out (a timed-out request's included)
         self._closing = False
         self._drained: asyncio.Future[None] | None = None  # made by close(), set when nothing is in flight
         self.statistics = Statistics()
@@ -191,22 +195,28 @@ class Batcher(Generic[P, R]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         pending = _Pending(payload, size, future, started)
-        with self._lock:
-            # An empty queue takes any one request, so a request bigger than the queue is not refused forever.
-            queued = self._queued_items
-            accepted = queued + size <= self.max_queue_items or queued == 0
-            if accepted:
-                self._queue.append(pending)
-                self._queued_items += size
-        if not accepted:
-            self.statistics.fail.add(0.0)
-            raise QueueFull(f"model {self.name!r} has {queued} items queued")
-        self._wakeup.set()
-        # The deadline fails the future itself: a bare timer, cheaper per request than asyncio.timeout.
-        deadline = loop.call_later(timeout_s, _expire, future, self.name, timeout_s)
+        deadline: asyncio.TimerHandle | None = None
+        if not self._in_flight and not self._running and self._inline_allowed(self._work_of(payload), 1):
+            pending.taken = True  # never queued: answered (its future done) before the first await
+            self.statistics.queue.add(0.0)
+            self._finish(self._execute([pending], size), inline=True)
+        else:
+            with self._lock:
+                # An empty queue takes any one request, so a request bigger than the queue is not refused forever.
+                queued = self._queued_items
+                accepted = queued + size <= self.max_queue_items or queued == 0
+                if accepted:
+                    self._queue.append(pending)
+                    self._queued_items += size
+            if not accepted:
+                self.statistics.fail.add(0.0)
+                raise QueueFull(f"model {self.name!r} has {queued} items queued")
+            self._wakeup.set()
+            # The deadline fails the future itself: a bare timer, cheaper per request than asyncio.timeout.
+            deadline = loop.call_later(timeout_s, _expire, future, self.name, timeout_s)
         self._in_flight += 1
         try:
-            result = await future
+            result = await future  # a done future: no yield
         except BaseException:
             self.statistics.fail.add(time.perf_counter() - started)
             raise
@@ -214,7 +224,8 @@ class Batcher(Generic[P, R]):
             self.statistics.success.add(time.perf_counter() - started)
             return result
         finally:
-            deadline.cancel()
+            if deadline is not None:
+                deadline.cancel()
             self._in_flight -= 1
             if not self._in_flight and self._drained is not None and not self._drained.done():
                 self._drained.set_result(None)
@@ -256,17 +267,26 @@ class Batcher(Generic[P, R]):
                         await asyncio.wait_for(self._wakeup.wait(), remaining)
                     items = self._take(batch, items)
             if batch:
-                await self._run(batch, items)
+                self._running = True  # until the worker thread has emptied the queue: no inline run meanwhile
+                try:
+                    await self._run(batch, items)
+                finally:
+                    self._running = False
 
     async def _run(self, batch: list[_Pending[P, R]], items: int) -> None:
         work = sum(self._work_of(pending.payload) for pending in batch)
-        rate = self._seconds_per_work
-        alone = not self._queue and (self._activity is None or self._activity.alone(len(batch)))
-        if alone and rate is not None and rate * work <= self.inline_max_s:
+        if self._inline_allowed(work, len(batch)):
             self._finish(self._execute(batch, items), inline=True)
         else:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._executor, self._work, batch, items, loop)
+
+    def _inline_allowed(self, work: int, requests: int) -> bool:
+        """Whether `work` for these `requests` may run on the event loop: nothing else queued, the process
+        serving only them, and a learnt cost within the bound."""
+        rate = self._seconds_per_work
+        return (rate is not None and rate * work <= self.inline_max_s and not self._queue
+                and (self._activity is None or self._activity.alone(requests)))
 
     def _work(self, batch: list[_Pending[P, R]], items: int, loop: asyncio.AbstractEventLoop) -> None:
         """The worker thread: run this batch, then each batch queued meanwhile, until the queue is empty;

@@ -209,6 +209,50 @@ def test_nothing_runs_on_the_loop_while_other_requests_are_in_flight() -> None:
     assert [inline for _, inline in recorder.runs] == [False, True, False, False, True]
 
 
+def test_a_lone_request_that_may_run_inline_is_answered_without_yielding_to_the_loop() -> None:
+    async def main() -> list[str]:
+        batcher: Batcher[int, int] = Batcher("t", list, lambda _: 1, 8, 0.0, 100, inline_max_s=1.0)
+        batcher.start()
+        await batcher.submit(0, 5)  # measures the cost, in the worker
+        await asyncio.sleep(0.01)  # the collector sees its run end
+        order: list[str] = []
+        asyncio.get_running_loop().call_soon(order.append, "a callback queued before")
+        assert await batcher.submit(1, 5) == 1
+        order.append("answered")
+        await asyncio.sleep(0)
+        await batcher.stop()
+        return order
+
+    assert run(main()) == ["answered", "a callback queued before"]
+
+
+def test_nothing_runs_on_the_loop_while_the_worker_still_runs_a_timed_out_batch() -> None:
+    release = threading.Event()
+    threads: list[str] = []
+
+    def model(batch: list[int]) -> list[int]:
+        threads.append(threading.current_thread().name)
+        if batch == [1]:
+            release.wait(5)
+        return batch
+
+    async def main() -> int:
+        batcher: Batcher[int, int] = Batcher("t", model, lambda _: 1, 8, 0.0, 100, inline_max_s=0.01,
+                                             work_of=lambda x: 10**6 if x == 1 else 1)
+        batcher.start()
+        await batcher.submit(0, 5)  # measures the cost, in the worker
+        await asyncio.sleep(0.01)
+        with pytest.raises(DeadlineExceeded):
+            await batcher.submit(1, 0.05)  # too much work for the loop; still running after its deadline
+        asyncio.get_running_loop().call_later(0.05, release.set)
+        answer = await batcher.submit(2, 5)  # must wait its turn behind the running batch, in the worker
+        await batcher.stop()
+        return answer
+
+    assert run(main()) == 2
+    assert len(threads) == 3 and all(name.startswith("infer-t") for name in threads)
+
+
 def test_close_answers_requests_in_flight_and_refuses_new_ones() -> None:
     release = threading.Event()
 
