@@ -7,6 +7,10 @@ connections (py-spy), about 70 us each. This protocol holds a response's head un
 after it (the body, normally in the same loop turn) and sends the two together; what the client
 receives, byte for byte, does not change.
 
+It also tells the app how many connections the process held open when a request's head arrived
+(`open_connections`): over the only open connection, no other request can be waiting unread, so a lone
+request may run to its answer without yielding to the event loop (app/batching/batcher.py).
+
 A head is held only where nothing can be waiting for it: not when the client asked for `100 Continue`
 (that interim line is written on its own and must go out at once), and it is sent as soon as anything
 else happens to the connection (another write, the end of the response, a close). A streamed response's
@@ -22,6 +26,14 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 JOIN_LIMIT = 64 * 1024  # a body up to this size is copied behind its head; a bigger one is written after it
+OPEN_CONNECTIONS = "seqserve.open_connections"  # scope["extensions"] key: {"count": int}
+
+
+def open_connections(scope: Any) -> int | None:
+    """Connections (HTTP and WebSocket) the serving process held open when this request's head arrived;
+    None under a server that does not say (another ASGI server, or uvicorn without `HttpProtocol`)."""
+    extension = scope.get("extensions", {}).get(OPEN_CONNECTIONS)
+    return None if extension is None else extension["count"]
 
 
 class HeldHeadTransport:
@@ -64,10 +76,12 @@ class HeldHeadTransport:
 
 
 class HttpProtocol(HttpToolsProtocol):
-    """`uvicorn.run(..., http=HttpProtocol)`: every new cycle writes through a `HeldHeadTransport`."""
+    """`uvicorn.run(..., http=HttpProtocol)`: every new cycle writes through a `HeldHeadTransport`, and its
+    scope says how many connections are open."""
 
     def on_headers_complete(self) -> None:
         previous = self.cycle
+        self.scope.setdefault("extensions", {})[OPEN_CONNECTIONS] = {"count": len(self.connections)}
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is previous or cycle.waiting_for_100_continue:  # an upgrade made no cycle; 100 Continue waits

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from app.http_protocol import JOIN_LIMIT, HeldHeadTransport, HttpProtocol
+from app.http_protocol import JOIN_LIMIT, HeldHeadTransport, HttpProtocol, open_connections
 from tests.conftest import free_port
 
 WRITES: list[bytes] = []  # every write the server made, in order
@@ -61,9 +61,13 @@ async def fails(_: Request) -> Response:
     raise RuntimeError("boom")
 
 
+async def connections(request: Request) -> Response:
+    return JSONResponse({"open": open_connections(request.scope)})
+
+
 APP = Starlette(routes=[
     Route("/echo", echo, methods=["GET", "HEAD", "POST"]), Route("/big", big), Route("/stream", stream),
-    Route("/fails", fails),
+    Route("/fails", fails), Route("/connections", connections),
 ])
 
 
@@ -159,3 +163,20 @@ def test_a_close_sends_the_held_head_first() -> None:
     held.close()
     assert fake.writes == [b"head"] and fake.closed
     assert held.is_closing()  # anything else reaches the transport
+
+
+def test_the_scope_says_how_many_connections_are_open(url: str) -> None:
+    with httpx.Client(base_url=url) as first:
+        assert first.get("/connections").json() == {"open": 1}
+        with httpx.Client(base_url=url) as second:
+            assert second.get("/connections").json() == {"open": 2}
+            assert first.get("/connections").json() == {"open": 2}
+        for _ in range(100):  # the server hears of the second's close a moment later
+            if first.get("/connections").json() == {"open": 1}:
+                break
+            threading.Event().wait(0.01)
+        assert first.get("/connections").json() == {"open": 1}
+
+
+def test_another_server_says_nothing_about_connections() -> None:
+    assert open_connections({"type": "http", "headers": []}) is None

@@ -17,9 +17,10 @@ cross-thread wake-ups, which cost 50-200 us on some machines: as much as the mod
 the worker thread runs the model while the loop serves the other requests. Work whose cost is not known
 yet, or is above the bound, goes to the worker thread, so the loop is never held longer than the bound.
 The cost is learnt per model as seconds per unit of work (`work_of`: items, or what a task says).
-A lone request that may run inline runs within `submit` itself, without queueing for the collector:
-its task never yields, which saves two turns of the event loop (measured at one connection on the peer
-kit's LSTM: p50 0.555-0.562 ms against 0.590-0.637 ms when queued for the collector, six interleaved runs).
+A lone request that may run inline and came over the only open connection (`Activity.sole_connection`)
+runs within `submit` itself, without queueing for the collector: its task never yields, which saves two
+turns of the event loop (`benchmarks/compare.py`, one connection: digit p50 0.540 against 0.601 ms when
+queued for the collector, sine 0.604 against 0.663; 8 and 64 connections unchanged).
 """
 
 from __future__ import annotations
@@ -50,15 +51,23 @@ class Activity:
     overlapped for `quiet_s`: under any concurrency the loop is better spent on the other requests' HTTP
     work while the worker thread runs the model (running both on the loop serialises them; measured at
     8 connections: 12% fewer requests/s). One look at the moment would not do: at 8 connections requests
-    often arrive one loop turn apart, each alone when it is batched."""
+    often arrive one loop turn apart, each alone when it is batched.
+
+    `sole_connection` says whether the request that entered last came over the process's only open
+    connection (the HTTP edge knows, app/http_protocol.py). Only such a request may run without yielding
+    to the loop: with other connections open, their requests may be waiting unread, and a request that
+    never yields would keep them from being seen (measured at 8 connections: every request ran alone on
+    the loop, 1,858 req/s against 4,021 when they were batched)."""
 
     def __init__(self, quiet_s: float = 0.1) -> None:
         self.requests = 0
         self.quiet_s = quiet_s
         self._last_overlap = -quiet_s
+        self.sole_connection = False
 
-    def enter(self) -> None:
+    def enter(self, sole_connection: bool = False) -> None:
         self.requests += 1
+        self.sole_connection = sole_connection
         if self.requests > 1:
             self._last_overlap = time.monotonic()
 
@@ -196,7 +205,8 @@ class Batcher(Generic[P, R]):
         future: asyncio.Future[R] = loop.create_future()
         pending = _Pending(payload, size, future, started)
         deadline: asyncio.TimerHandle | None = None
-        if not self._in_flight and not self._running and self._inline_allowed(self._work_of(payload), 1):
+        if (self._activity is not None and self._activity.sole_connection and not self._in_flight
+                and not self._running and self._inline_allowed(self._work_of(payload), 1)):
             pending.taken = True  # never queued: answered (its future done) before the first await
             self.statistics.queue.add(0.0)
             self._finish(self._execute([pending], size), inline=True)

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.batching.batcher import Activity
 from app.errors import PayloadTooLarge, error_body, protocol_status
+from app.http_protocol import open_connections
 from app.metrics import Metrics
 
 REQUEST_ID = b"x-request-id"
@@ -67,7 +68,7 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        self.activity.enter()
+        self.activity.enter(sole_connection=open_connections(scope) == 1)
         request_id = b""
         length: bytes | None = None
         for key, value in scope["headers"]:

@@ -209,21 +209,33 @@ def test_nothing_runs_on_the_loop_while_other_requests_are_in_flight() -> None:
     assert [inline for _, inline in recorder.runs] == [False, True, False, False, True]
 
 
-def test_a_lone_request_that_may_run_inline_is_answered_without_yielding_to_the_loop() -> None:
+@pytest.mark.parametrize(("sole_connection", "order"), [
+    (True, ["answered", "a callback queued before"]),  # never yielded to the loop
+    (False, ["a callback queued before", "answered"]),  # other connections' requests may be waiting unread
+])
+def test_a_lone_request_over_the_only_connection_is_answered_without_yielding(sole_connection: bool,
+                                                                             order: list[str]) -> None:
+    recorder = Recorder()
+    activity = Activity(quiet_s=0.0)
+
     async def main() -> list[str]:
-        batcher: Batcher[int, int] = Batcher("t", list, lambda _: 1, 8, 0.0, 100, inline_max_s=1.0)
+        batcher: Batcher[int, int] = Batcher("t", list, lambda _: 1, 8, 0.0, 100, recorder, inline_max_s=1.0,
+                                             activity=activity)
         batcher.start()
         await batcher.submit(0, 5)  # measures the cost, in the worker
         await asyncio.sleep(0.01)  # the collector sees its run end
-        order: list[str] = []
-        asyncio.get_running_loop().call_soon(order.append, "a callback queued before")
+        seen: list[str] = []
+        activity.enter(sole_connection=sole_connection)
+        asyncio.get_running_loop().call_soon(seen.append, "a callback queued before")
         assert await batcher.submit(1, 5) == 1
-        order.append("answered")
+        seen.append("answered")
+        activity.leave()
         await asyncio.sleep(0)
         await batcher.stop()
-        return order
+        return seen
 
-    assert run(main()) == ["answered", "a callback queued before"]
+    assert run(main()) == order
+    assert [inline for _, inline in recorder.runs] == [False, True]  # on the loop either way
 
 
 def test_nothing_runs_on_the_loop_while_the_worker_still_runs_a_timed_out_batch() -> None:
@@ -237,8 +249,10 @@ def test_nothing_runs_on_the_loop_while_the_worker_still_runs_a_timed_out_batch(
         return batch
 
     async def main() -> int:
+        activity = Activity(quiet_s=0.0)
+        activity.enter(sole_connection=True)
         batcher: Batcher[int, int] = Batcher("t", model, lambda _: 1, 8, 0.0, 100, inline_max_s=0.01,
-                                             work_of=lambda x: 10**6 if x == 1 else 1)
+                                             work_of=lambda x: 10**6 if x == 1 else 1, activity=activity)
         batcher.start()
         await batcher.submit(0, 5)  # measures the cost, in the worker
         await asyncio.sleep(0.01)

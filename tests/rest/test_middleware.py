@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -11,8 +12,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 
+from app.batching.batcher import Activity
 from app.errors import ServeError
+from app.http_protocol import OPEN_CONNECTIONS
 from app.metrics import Metrics
 from app.rest.errors import render_exception
 from app.rest.middleware import EdgeMiddleware
@@ -85,3 +89,28 @@ def test_requests_are_counted_by_route_and_status(client: TestClient, metrics: M
         for s in family.samples if s.name == "seqserve_requests_total"
     }
     assert counts == {("/echo", "200"): 1.0, ("unmatched", "413"): 1.0}  # refused before routing
+
+
+@pytest.mark.parametrize(("extensions", "sole"), [
+    ({OPEN_CONNECTIONS: {"count": 1}}, True),
+    ({OPEN_CONNECTIONS: {"count": 2}}, False),  # another connection's request may be waiting unread
+    ({}, False),  # a server that does not say
+])
+def test_a_request_is_over_the_sole_connection_only_when_the_server_says_so(extensions: dict[str, Any],
+                                                                           sole: bool) -> None:
+    activity = Activity()
+    seen: list[bool] = []
+
+    async def during(request: Request) -> JSONResponse:
+        seen.append(activity.sole_connection)
+        return JSONResponse({})
+
+    edge = EdgeMiddleware(Starlette(routes=[Route("/x", during)]), max_body_bytes=LIMIT, metrics=Metrics(),
+                          activity=activity)
+
+    async def server_says(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["extensions"] = {**scope.get("extensions", {}), **extensions}
+        await edge(scope, receive, send)
+
+    assert TestClient(server_says).get("/x").status_code == 200
+    assert seen == [sole]
