@@ -142,3 +142,52 @@ def check_inline_and_worker_runs(server: str) -> None:
     assert len(health) >= 5
     # A 64-image batch held on the loop would hold every health answer for its whole run.
     assert health[len(health) // 2] < min(batch_times) / 2, (health, batch_times)
+
+
+def test_requests_arriving_together_over_several_connections_are_batched() -> None:
+    """Over the only open connection a lone request runs to its answer without yielding to the event loop;
+    over several, requests that arrive together must still meet in batches (a request that never yielded
+    would keep the others unread, and they would run one by one)."""
+    from http.client import HTTPConnection
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def runs(http: httpx.Client) -> tuple[float, float]:
+        """(model runs, runs of one item) for digit/1."""
+        total = single = 0.0
+        for family in text_string_to_metric_families(http.get("/metrics").text):
+            for sample in family.samples:
+                if sample.labels.get("model") != "digit/1":
+                    continue
+                if sample.name == "seqserve_batch_size_count":
+                    total = sample.value
+                elif sample.name == "seqserve_batch_size_bucket" and float(sample.labels["le"]) == 1.0:
+                    single = sample.value
+        return total, single
+
+    process, server = spawn_server(SEQSERVE_MODELS="digit")
+    body = json.dumps({"images": [DIGIT_EXAMPLE]})
+    headers = {"Content-Type": "application/json"}
+    try:
+        with httpx.Client(base_url=server, timeout=30) as http:
+            for _ in range(5):  # one connection: the cost is learnt, and lone requests run inline
+                assert http.post("/predict/digit", content=body, headers=headers).status_code == 200
+            before = runs(http)
+            port = int(server.rsplit(":", 1)[1])
+            connections = [HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(8)]
+            try:
+                for _ in range(5):
+                    for connection in connections:  # every request sent before any answer is read
+                        connection.request("POST", "/predict/digit", body, headers)
+                    for connection in connections:
+                        answer = connection.getresponse()
+                        assert answer.status == 200 and json.loads(answer.read())["predictions"][0]["digit"] == 7
+            finally:
+                for connection in connections:
+                    connection.close()
+            after = runs(http)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    batched = (after[0] - before[0]) - (after[1] - before[1])  # runs of more than one item
+    assert batched > 0, (before, after)
