@@ -49,6 +49,17 @@ def queued_items(client: TestClient, model: str) -> float:
     return 0.0
 
 
+def metric(url: str, name: str, **labels: str) -> float:
+    """The sum of a metric's samples with these labels, from a running server's /metrics (0 when none)."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    total = 0.0
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        if line.startswith(f"{name}{{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.split()[-1])
+    assert wanted  # labels given
+    return total
+
+
 @dataclass
 class Stall:
     running: threading.Event  # set once a batch is inside the model

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from app.tasks.digit import DIGIT_EXAMPLE
-from tests.conftest import spawn_server
+from tests.conftest import metric, spawn_server
 
 
 def test_predicts_over_a_socket(server: str) -> None:
@@ -105,17 +105,14 @@ def check_inline_and_worker_runs(server: str) -> None:
     import threading
     import time
 
-    def inline_runs(http: httpx.Client) -> float:
-        for line in http.get("/metrics").text.splitlines():
-            if line.startswith('seqserve_inline_batches_total{model="digit/1"}'):
-                return float(line.split()[-1])
-        return 0.0
+    def inline_runs() -> float:
+        return metric(server, "seqserve_inline_batches_total", model="digit/1")
 
     with httpx.Client(base_url=server, timeout=30) as http:
-        before = inline_runs(http)
+        before = inline_runs()
         for _ in range(5):
             assert http.post("/predict/digit", json={"images": [DIGIT_EXAMPLE]}).status_code == 200
-        assert inline_runs(http) >= before + 4  # the first may still be measuring the model's cost
+        assert inline_runs() >= before + 4  # the first may still be measuring the model's cost
 
         batch_times: list[float] = []
         done = threading.Event()
@@ -128,7 +125,7 @@ def check_inline_and_worker_runs(server: str) -> None:
                     batch_times.append(time.perf_counter() - started)
             done.set()
 
-        inline_before_big = inline_runs(http)
+        inline_before_big = inline_runs()
         worker = threading.Thread(target=big_batches)
         worker.start()
         health: list[float] = []
@@ -137,7 +134,7 @@ def check_inline_and_worker_runs(server: str) -> None:
             assert http.get("/health/live").status_code == 200
             health.append(time.perf_counter() - started)
         worker.join()
-        assert inline_runs(http) == inline_before_big  # every 64-image batch ran in the worker thread
+        assert inline_runs() == inline_before_big  # every 64-image batch ran in the worker thread
     health.sort()
     assert len(health) >= 5
     # A 64-image batch held on the loop would hold every health answer for its whole run.
@@ -150,20 +147,10 @@ def test_requests_arriving_together_over_several_connections_are_batched() -> No
     would keep the others unread, and they would run one by one)."""
     from http.client import HTTPConnection
 
-    from prometheus_client.parser import text_string_to_metric_families
-
-    def runs(http: httpx.Client) -> tuple[float, float]:
+    def runs() -> tuple[float, float]:
         """(model runs, runs of one item) for digit/1."""
-        total = single = 0.0
-        for family in text_string_to_metric_families(http.get("/metrics").text):
-            for sample in family.samples:
-                if sample.labels.get("model") != "digit/1":
-                    continue
-                if sample.name == "seqserve_batch_size_count":
-                    total = sample.value
-                elif sample.name == "seqserve_batch_size_bucket" and float(sample.labels["le"]) == 1.0:
-                    single = sample.value
-        return total, single
+        return (metric(server, "seqserve_batch_size_count", model="digit/1"),
+                metric(server, "seqserve_batch_size_bucket", le="1.0", model="digit/1"))
 
     process, server = spawn_server(SEQSERVE_MODELS="digit")
     body = json.dumps({"images": [DIGIT_EXAMPLE]})
@@ -172,7 +159,7 @@ def test_requests_arriving_together_over_several_connections_are_batched() -> No
         with httpx.Client(base_url=server, timeout=30) as http:
             for _ in range(5):  # one connection: the cost is learnt, and lone requests run inline
                 assert http.post("/predict/digit", content=body, headers=headers).status_code == 200
-            before = runs(http)
+            before = runs()
             port = int(server.rsplit(":", 1)[1])
             connections = [HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(8)]
             try:
@@ -185,7 +172,7 @@ def test_requests_arriving_together_over_several_connections_are_batched() -> No
             finally:
                 for connection in connections:
                     connection.close()
-            after = runs(http)
+            after = runs()
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -19,7 +19,7 @@ import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
 from app.tasks.digit import DIGIT_EXAMPLE
-from tests.conftest import MODELS, spawn_server
+from tests.conftest import MODELS, metric, spawn_server
 
 POLL_S = 1.0
 BODY = {"images": [DIGIT_EXAMPLE]}
@@ -121,16 +121,6 @@ def rewrite_model_in_place(folder: Path, pause_s: float) -> None:
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["artifacts"]["model"]["onnx"]["sha256"] = hashlib.sha256(data).hexdigest()
     (folder / "manifest.json").write_text(json.dumps(manifest))
-
-
-def metric(url: str, name: str, **labels: str) -> float:
-    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    total = 0.0
-    for line in httpx.get(f"{url}/metrics").text.splitlines():
-        if line.startswith(f"{name}{{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.split()[-1])
-    assert wanted  # labels given
-    return total
 
 
 def wait_until(condition: object, timeout_s: float = 20.0) -> None:
