@@ -13,7 +13,8 @@ from typing import Literal
 
 import uvicorn
 
-from app.http_protocol import HttpProtocol
+from app.http.protocol import HttpProtocol
+from app.metrics import MULTIPROC_ENV
 from app.settings import get_settings
 
 
@@ -46,6 +47,11 @@ def main(argv: list[str] | None = None) -> None:
         state_dir = tempfile.mkdtemp(prefix="seqserve-")
         os.environ["SEQSERVE_STATE_DIR"] = state_dir
         atexit.register(shutil.rmtree, state_dir, True)
+    if workers > 1 and not os.environ.get(MULTIPROC_ENV):
+        # One scrape of /metrics shows every worker: they share their numbers through files here (app/metrics.py).
+        metrics_dir = tempfile.mkdtemp(prefix="seqserve-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
+        atexit.register(shutil.rmtree, metrics_dir, True)
     get_settings.cache_clear()  # a single worker runs in this process: it reads the settings again
     uvicorn.run(
         "app.main:app", host=args.host, port=args.port, workers=workers,

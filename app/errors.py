@@ -1,17 +1,31 @@
-"""One error type for everything a request can run into: it carries its HTTP status and headers.
+"""One error type for everything a request can run into: it carries its HTTP status, its canonical code
+and its headers.
 
-Tasks, the data plane and the protocol adapters raise these; `error_body` and `protocol_status` say
-how each protocol renders them (app/rest/errors.py and the edge middleware call them): `{"detail": ...}`
-on the typed API, `{"error": ...}` under /v2 as the Open Inference Protocol says, with 422 answered as
-400 there (the protocol has one status for bad input).
+Tasks, the data plane and the protocol adapters raise these; each protocol package renders them in its
+own shape (app/rest/errors.py, app/v2/errors.py, app/grpc/server.py, app/websocket/). The canonical codes
+are google.rpc.Code's names in lower case: the one outcome vocabulary the metrics use for every protocol,
+and the name of the gRPC status a `ServeError` becomes.
 """
 
 from __future__ import annotations
 
-import orjson
-
-V2_PREFIX = "/v2"
 RETRY_AFTER_S = "1"
+
+# HTTP status -> canonical code, the one status table; 2xx and 3xx are "ok".
+CODES = {
+    400: "invalid_argument", 401: "unauthenticated", 403: "permission_denied", 404: "not_found",
+    405: "unimplemented", 409: "failed_precondition", 413: "resource_exhausted", 415: "invalid_argument",
+    422: "invalid_argument", 429: "resource_exhausted", 499: "cancelled", 500: "internal", 501: "unimplemented",
+    503: "unavailable", 504: "deadline_exceeded",
+}
+OUTCOMES = ("ok", *sorted(set(CODES.values())))
+
+
+def code_of_status(status: int) -> str:
+    """The canonical code of an HTTP status (what a response that no `ServeError` made counts as)."""
+    if status < 400:
+        return "ok"
+    return CODES.get(status, "invalid_argument" if status < 500 else "internal")
 
 
 class ServeError(Exception):
@@ -21,6 +35,10 @@ class ServeError(Exception):
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
+
+    @property
+    def code(self) -> str:
+        return code_of_status(self.status)
 
 
 class BadRequest(ServeError):
@@ -84,14 +102,6 @@ class DeadlineExceeded(ServeError):
     status = 504
 
 
-def is_v2(path: str) -> bool:
-    return path == V2_PREFIX or path.startswith(V2_PREFIX + "/")
-
-
-def protocol_status(path: str, status: int) -> int:
-    return 400 if status == 422 and is_v2(path) else status
-
-
-def error_body(path: str, message: str) -> bytes:
-    """The error document of the protocol that `path` belongs to."""
-    return orjson.dumps({"error" if is_v2(path) else "detail": message})
+def code_of(exc: BaseException) -> str:
+    """The canonical code of whatever a request raised: its own for a `ServeError`, else internal."""
+    return exc.code if isinstance(exc, ServeError) else "internal"

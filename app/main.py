@@ -10,25 +10,32 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 from pydantic import SecretStr
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from app import __version__, heap
+from app import __version__, heap, rest, v2
+from app.batching.activity import Activity
 from app.dataplane import DataPlane
 from app.grpc.server import GrpcServer
+from app.http.deps import require_api_key
+from app.http.edge import EdgeMiddleware
+from app.http.errors import Mount, Mounts, install_error_handlers
 from app.logs import configure_logging
-from app.metrics import Metrics, metrics_endpoint
+from app.metrics import Metrics
 from app.repository.control import ModelControl
 from app.repository.registry import Registry
-from app.rest import health, playground, predict, websocket
-from app.rest.deps import require_api_key
+from app.rest import health, playground
 from app.rest.docs import install_docs
-from app.rest.errors import install_error_handlers
 from app.rest.fastpath import FastPathMiddleware
-from app.rest.middleware import EdgeMiddleware
 from app.rest.predict import add_typed_routes, request_body, typed_routes
 from app.settings import Settings, get_settings
 from app.v2 import repository as v2_repository
-from app.v2 import routes as v2
+from app.v2 import routes as v2_routes
+from app.websocket.routes import add_stream_routes
+
+# The protocols served over HTTP, by path: each names itself (the metrics' protocol label) and its error shape.
+MOUNTS = Mounts([Mount("/v2", "v2", v2.errors.render), Mount("", "rest", rest.errors.render)])
 
 DESCRIPTION = """Recurrent sequence models served from a model repository on onnxruntime (CUDA or CPU) or TorchScript.
 
@@ -51,8 +58,8 @@ class SeqServe(FastAPI):
         app: ASGIApp = super().build_middleware_stack()
         if settings.fast_path:
             app = FastPathMiddleware(app, fastapi_app=self)
-        return EdgeMiddleware(app, max_body_bytes=settings.max_body_bytes, metrics=self.state.metrics,
-                              activity=self.state.registry.activity)
+        return EdgeMiddleware(app, max_body_bytes=settings.max_body_bytes, calls=self.state.dataplane.calls,
+                              mounts=self.state.mounts)
 
     def openapi(self) -> dict[str, Any]:
         """The typed routes' request bodies come from their tasks, with the limits of the loaded models;
@@ -60,10 +67,10 @@ class SeqServe(FastAPI):
         if self.openapi_schema is not None:
             return self.openapi_schema
         schema = super().openapi()
-        registry: Registry = self.state.registry
+        dataplane: DataPlane = self.state.dataplane
         for path, task in typed_routes().items():
-            schema["paths"][path]["post"]["requestBody"] = request_body(task, registry)
-        if not registry.loaded:
+            schema["paths"][path]["post"]["requestBody"] = request_body(task, dataplane)
+        if not dataplane.registry.loaded:
             self.openapi_schema = None
         return schema
 
@@ -74,8 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.stream_key is None:  # a key of this process only: stream tokens die with it
         settings = settings.model_copy(update={"stream_key": SecretStr(secrets.token_urlsafe(32))})
     metrics = Metrics()
-    registry = Registry(settings, metrics)
+    registry = Registry(settings, metrics, Activity())
     control = ModelControl(registry, settings)
+    dataplane = DataPlane(registry, control, settings, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -108,23 +116,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.registry = registry
     app.state.control = control
-    app.state.dataplane = DataPlane(registry, settings)
-    grpc_server = GrpcServer(registry, app.state.dataplane, control, settings, metrics)
+    app.state.dataplane = dataplane
+    app.state.mounts = MOUNTS
+    app.state.metrics = metrics
+    grpc_server = GrpcServer(dataplane, settings)
     app.state.grpc = grpc_server
     install_error_handlers(app)
     app.include_router(health.router)
     add_typed_routes(app)
-    app.include_router(predict.router)
-    app.include_router(websocket.router)
-    app.include_router(v2.router)
+    add_stream_routes(app)
+    app.include_router(v2_routes.router)
     app.include_router(v2_repository.router)
     app.include_router(playground.router)
     install_docs(app)
+
+    async def scrape(_: Request) -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
+
     app.add_api_route(
-        "/metrics", metrics_endpoint(metrics), methods=["GET"], tags=["health"], include_in_schema=True,
-        summary="Prometheus metrics", dependencies=[Depends(require_api_key)] if settings.metrics_need_key else [],
+        "/metrics", scrape, methods=["GET"], tags=["health"], include_in_schema=True,
+        summary="Prometheus metrics: the whole server, every worker process",
+        dependencies=[Depends(require_api_key)] if settings.metrics_need_key else [],
     )
-    app.state.metrics = metrics
     return app
 
 

@@ -42,9 +42,10 @@ def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
 
 
 def queued_items(client: TestClient, model: str) -> float:
-    """A model's queue depth, as /metrics reports it."""
+    """A model version's queue depth ("digit/1"), as /metrics reports it."""
+    name, version = model.split("/")
     for line in client.get("/metrics").text.splitlines():
-        if line.startswith(f'seqserve_queue_items{{model="{model}"}}'):
+        if line.startswith(f'seqserve_queue_items{{model="{name}",version="{version}"}}'):
             return float(line.split()[-1])
     return 0.0
 

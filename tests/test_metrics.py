@@ -1,13 +1,28 @@
+"""/metrics: counts that move with requests; the same labels for a request over every protocol; one scrape
+showing every worker process, with no counter ever going down."""
+
 from __future__ import annotations
 
+import json
+import signal
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+import tritonclient.grpc as triton
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from tritonclient.utils import InferenceServerException
+from websockets.sync.client import connect
 
 from app.tasks.digit import DIGIT_EXAMPLE
+from tests.conftest import free_port, spawn_server
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-def samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = client.get("/metrics").text
+def parse(text: str) -> Samples:
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)
@@ -15,19 +30,100 @@ def samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]],
     }
 
 
+def samples(client: TestClient) -> Samples:
+    return parse(client.get("/metrics").text)
+
+
+def requests_of(found: Samples, **labels: str) -> float:
+    return sum(value for (name, pairs), value in found.items()
+               if name == "seqserve_requests_total" and labels.items() <= dict(pairs).items())
+
+
 def test_counts_move_with_requests(client: TestClient) -> None:
-    key = ("seqserve_requests_total", (("model", "digit/1"), ("route", "/predict/digit"), ("status", "200")))
-    bad = ("seqserve_requests_total", (("model", "digit/1"), ("route", "/predict/digit"), ("status", "422")))
+    route = {"protocol": "rest", "route": "/predict/digit", "model": "digit", "version": "1"}
     before = samples(client)
     for _ in range(3):
         assert client.post("/predict/digit", json={"images": [DIGIT_EXAMPLE]}).status_code == 200
     assert client.post("/predict/digit", json={"images": []}).status_code == 422
     after = samples(client)
-    assert after[key] - before.get(key, 0) == 3
-    assert after[bad] - before.get(bad, 0) == 1
-    batches = ("seqserve_batch_size_count", (("model", "digit/1"),))
+    assert requests_of(after, **route, outcome="ok") - requests_of(before, **route, outcome="ok") == 3
+    bad = requests_of(after, **route, outcome="invalid_argument") - requests_of(before, **route,
+                                                                                outcome="invalid_argument")
+    assert bad == 1
+    digit = (("model", "digit"), ("version", "1"))
+    batches = ("seqserve_batch_size_count", digit)
     assert after[batches] - before.get(batches, 0) >= 1
-    assert after[("seqserve_model_state", (("model", "digit/1"), ("state", "ready")))] == 1
-    assert ("seqserve_queue_items", (("model", "digit/1"),)) in after
-    assert after[("seqserve_request_duration_seconds_count", (("route", "/predict/digit"),))] >= 4
-    assert ("seqserve_inference_seconds_sum", (("model", "digit/1"),)) in after
+    assert after[("seqserve_model_state", (("model", "digit"), ("state", "ready"), ("version", "1")))] == 1
+    assert ("seqserve_queue_items", digit) in after
+    latency = ("seqserve_request_duration_seconds_count", (("protocol", "rest"), ("route", "/predict/digit")))
+    assert after[latency] >= 4
+    assert ("seqserve_inference_seconds_sum", digit) in after
+
+
+@pytest.fixture(scope="module")
+def every_protocol() -> Iterator[tuple[str, str]]:
+    """(HTTP url, gRPC address) of one server."""
+    grpc_port = free_port()
+    process, url = spawn_server(SEQSERVE_GRPC_PORT=str(grpc_port))
+    try:
+        yield url, f"127.0.0.1:{grpc_port}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def test_a_request_carries_the_same_labels_over_every_protocol(every_protocol: tuple[str, str]) -> None:
+    url, address = every_protocol
+    image = np.asarray([DIGIT_EXAMPLE], dtype=np.float32)
+    with httpx.Client(base_url=url) as http:
+        assert http.post("/predict/digit", json={"images": [DIGIT_EXAMPLE]}).status_code == 200
+        assert http.post("/predict/digit", json={"images": [[[2.0] * 28] * 28]}).status_code == 422
+        v2 = {"inputs": [{"name": "images", "datatype": "FP32", "shape": [1, 28, 28], "data": image.ravel().tolist()}]}
+        assert http.post("/v2/models/digit/infer", json=v2).status_code == 200
+        v2["inputs"][0]["data"] = [2.0] * 784  # type: ignore[index]
+        assert http.post("/v2/models/digit/infer", json=v2).status_code == 400
+    grpc = triton.InferenceServerClient(address)
+    tensor = triton.InferInput("images", [1, 28, 28], "FP32")
+    tensor.set_data_from_numpy(image)
+    grpc.infer("digit", [tensor])
+    tensor.set_data_from_numpy(np.full((1, 28, 28), 2.0, dtype=np.float32))
+    with pytest.raises(InferenceServerException, match="outside"):
+        grpc.infer("digit", [tensor])
+    with connect(url.replace("http://", "ws://") + "/predict/sine/stream/ws") as ws:
+        ws.send(json.dumps({"values": [0.5, 0.6]}))
+        assert "forecast" in json.loads(ws.recv())
+        ws.send(json.dumps({"values": ["x"]}))
+        assert json.loads(ws.recv())["status"] == 422
+
+    found = parse(httpx.get(f"{url}/metrics").text)
+    for protocol, route in (("rest", "/predict/digit"), ("v2", "/v2/models/{name}/infer"), ("grpc", "ModelInfer")):
+        for outcome in ("ok", "invalid_argument"):
+            labels = {"protocol": protocol, "route": route, "model": "digit", "version": "1", "outcome": outcome}
+            assert requests_of(found, **labels) == 1, labels
+    for outcome in ("ok", "invalid_argument"):
+        assert requests_of(found, protocol="websocket", route="/predict/sine/stream/ws", model="sine_stream",
+                           version="1", outcome=outcome) == 1
+
+
+def test_one_scrape_shows_every_worker_and_no_counter_goes_down() -> None:
+    """`python -m app --workers 2`: requests on new connections spread over both processes; each scrape,
+    whichever process answers it, counts all of them, and no counter ever moves back."""
+    process, url = spawn_server("--workers", "2", SEQSERVE_MODELS="digit")
+    try:
+        sent = 0
+        seen: Samples = {}
+        for _ in range(20):
+            for _ in range(5):  # a new connection each: the kernel hands them to either worker
+                assert httpx.post(f"{url}/predict/digit", json={"images": [DIGIT_EXAMPLE]}).status_code == 200
+                sent += 1
+            scrape = parse(httpx.get(f"{url}/metrics").text)
+            assert requests_of(scrape, route="/predict/digit", outcome="ok") == sent
+            assert scrape[("seqserve_model_state", (("model", "digit"), ("state", "ready"), ("version", "1")))] == 2
+            for key, value in scrape.items():
+                name = key[0]
+                if name.endswith(("_total", "_count", "_sum", "_bucket")) and key in seen:
+                    assert value >= seen[key], key
+            seen = scrape
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)

@@ -106,7 +106,7 @@ def check_inline_and_worker_runs(server: str) -> None:
     import time
 
     def inline_runs() -> float:
-        return metric(server, "seqserve_inline_batches_total", model="digit/1")
+        return metric(server, "seqserve_inline_batches_total", model="digit", version="1")
 
     with httpx.Client(base_url=server, timeout=30) as http:
         before = inline_runs()
@@ -149,8 +149,8 @@ def test_requests_arriving_together_over_several_connections_are_batched() -> No
 
     def runs() -> tuple[float, float]:
         """(model runs, runs of one item) for digit/1."""
-        return (metric(server, "seqserve_batch_size_count", model="digit/1"),
-                metric(server, "seqserve_batch_size_bucket", le="1.0", model="digit/1"))
+        return (metric(server, "seqserve_batch_size_count", model="digit", version="1"),
+                metric(server, "seqserve_batch_size_bucket", le="1.0", model="digit", version="1"))
 
     process, server = spawn_server(SEQSERVE_MODELS="digit")
     body = json.dumps({"images": [DIGIT_EXAMPLE]})

@@ -6,21 +6,20 @@ batches without adding a fixed delay to a lone request. One thread hand-off per 
 
 The worker thread takes the next batch itself when it finishes one, and hands results back to the loop
 without waiting for it: a busy event loop runs a thread's "done" callback only after the callbacks queued
-before it, and when the next batch waited for that the model stood idle about a third of the time at 64
-connections (measured: 3 ms between 6.5 ms runs). The queue is shared under a lock for that. A batch
+before it, and when the next batch waited for that the model stood idle between runs under load
+(docs/benchmarks.md). The queue is shared under a lock for that. A batch
 the worker takes this way holds what queued while the previous one ran (max_batch_delay is for a batch
 the collector starts: those requests have waited a whole run already).
 
 A small batch runs inline, on the event loop, when nothing else is queued or in flight (`Activity`) and
 its measured cost is at most `inline_max_s`: a lone request then pays no thread hand-off at all (two
-cross-thread wake-ups, which cost 50-200 us on some machines: as much as the model). Under concurrency
+cross-thread wake-ups, which on some machines cost as much as the model). Under concurrency
 the worker thread runs the model while the loop serves the other requests. Work whose cost is not known
 yet, or is above the bound, goes to the worker thread, so the loop is never held longer than the bound.
 The cost is learnt per model as seconds per unit of work (`work_of`: items, or what a task says).
 A lone request that may run inline and came over the only open connection (`Activity.sole_connection`)
 runs within `submit` itself, without queueing for the collector: its task never yields, which saves two
-turns of the event loop (`benchmarks/compare.py`, one connection: digit p50 0.540 against 0.601 ms when
-queued for the collector, sine 0.604 against 0.663; 8 and 64 connections unchanged).
+turns of the event loop.
 """
 
 from __future__ import annotations
@@ -36,47 +35,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from app.batching.activity import Activity
+from app.batching.statistics import Duration, Statistics
 from app.errors import DeadlineExceeded, ModelUnavailable, QueueFull
 
 logger = logging.getLogger(__name__)
 
 P = TypeVar("P")
 R = TypeVar("R")
-
-
-class Activity:
-    """Whether the process serves one request at a time, kept by the edge middleware (`enter`, `leave`).
-
-    A batch runs on the event loop only when it holds every request in flight and no two requests have
-    overlapped for `quiet_s`: under any concurrency the loop is better spent on the other requests' HTTP
-    work while the worker thread runs the model (running both on the loop serialises them; measured at
-    8 connections: 12% fewer requests/s). One look at the moment would not do: at 8 connections requests
-    often arrive one loop turn apart, each alone when it is batched.
-
-    `sole_connection` says whether the request that entered last came over the process's only open
-    connection (the HTTP edge knows, app/http_protocol.py). Only such a request may run without yielding
-    to the loop: with other connections open, their requests may be waiting unread, and a request that
-    never yields would keep them from being seen (measured at 8 connections: every request ran alone on
-    the loop, 1,858 req/s against 4,021 when they were batched)."""
-
-    def __init__(self, quiet_s: float = 0.1) -> None:
-        self.requests = 0
-        self.quiet_s = quiet_s
-        self._last_overlap = -quiet_s
-        self.sole_connection = False
-
-    def enter(self, sole_connection: bool = False) -> None:
-        self.requests += 1
-        self.sole_connection = sole_connection
-        if self.requests > 1:
-            self._last_overlap = time.monotonic()
-
-    def leave(self) -> None:
-        self.requests -= 1
-
-    def alone(self, requests: int) -> bool:
-        """True when these `requests` are all the process is serving, and it has been serving one at a time."""
-        return self.requests <= requests and time.monotonic() - self._last_overlap > self.quiet_s
 
 
 class BatchObserver:
@@ -87,31 +53,6 @@ class BatchObserver:
     def watch_queue(self, model: str, queued_items: Callable[[], int]) -> None:
         """Called once per batcher: `queued_items` says its queue depth whenever asked (a scrape), so
         requests pay nothing to keep a gauge current."""
-
-
-@dataclass
-class Duration:
-    count: int = 0
-    ns: int = 0
-
-    def add(self, seconds: float, count: int = 1) -> None:
-        self.count += count
-        self.ns += int(seconds * 1e9)
-
-
-@dataclass
-class Statistics:
-    """Per model version, in the shape of the Open Inference Protocol's statistics extension: requests
-    that succeeded or failed (with their whole time), time queued, model time, and runs per batch size."""
-
-    success: Duration = field(default_factory=Duration)
-    fail: Duration = field(default_factory=Duration)
-    queue: Duration = field(default_factory=Duration)
-    compute_infer: Duration = field(default_factory=Duration)  # each request's share: its batch's run
-    inference_count: int = 0  # items run
-    execution_count: int = 0  # model runs
-    last_inference_ms: int = 0
-    batches: dict[int, Duration] = field(default_factory=dict)  # batch size -> runs and their time
 
 
 @dataclass

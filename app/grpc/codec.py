@@ -9,8 +9,10 @@ from typing import Any
 import numpy as np
 from tritonclient.grpc import service_pb2 as pb
 
-from app.tensors import DTYPES, Tensor
-from app.v2.codec import CodecError, decode_bytes, encode_bytes, select_outputs, timeout_parameter
+from app.dataplane import Inference, timeout_parameter
+from app.sequences import sequence_request
+from app.tensors import DTYPES, Tensor, decode_bytes, encode_bytes
+from app.tensors import TensorError as CodecError
 
 # Which field of InferTensorContents carries each datatype (FP16 travels raw only, as in Triton).
 CONTENTS = {
@@ -77,10 +79,15 @@ def request_timeout(request: pb.ModelInferRequest, deadline_s: float | None) -> 
     return timeout_s
 
 
+def inference(request: pb.ModelInferRequest, deadline_s: float | None) -> Inference:
+    """An infer message as the data plane takes it; `deadline_s`: the call's gRPC deadline."""
+    return Inference(parse_inputs(request), [out.name for out in request.outputs],
+                     request_timeout(request, deadline_s), sequence_request(parameters(request)))
+
+
 def infer_response(model: str, version: int, request: pb.ModelInferRequest,
                    outputs: list[Tensor]) -> pb.ModelInferResponse:
-    """Outputs always travel raw, as Triton sends them (tritonclient reads both)."""
-    outputs = select_outputs([out.name for out in request.outputs], outputs)
+    """`outputs`: those asked for. They always travel raw, as Triton sends them (tritonclient reads both)."""
     response = pb.ModelInferResponse(model_name=model, model_version=str(version), id=request.id)
     for tensor in outputs:
         response.outputs.add(name=tensor.name, datatype=tensor.datatype, shape=tensor.shape)

@@ -1,9 +1,10 @@
 """The gRPC server: Triton's `inference.GRPCInferenceService`, in the same process and event loop as
-HTTP, calling the same data plane (registry, batchers, tasks). Its messages are the ones tritonclient is
-generated from, as NVIDIA ships them in `tritonclient.grpc`, so Triton's clients work unchanged.
+HTTP, calling the same data plane. Its messages are the ones tritonclient is generated from, as NVIDIA
+ships them in `tritonclient.grpc`, so Triton's clients work unchanged.
 
-Errors are `ServeError`s turned into status codes (`STATUS_CODES`); the API key travels as
-`authorization` metadata, as the REST header does, and guards the same calls (inference).
+Each RPC (and each message of a stream) is one data plane call; a `ServeError` becomes the gRPC status
+of its canonical code. The API key travels as `authorization` metadata, as the REST header does, and
+guards the same calls (inference, model control).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -20,63 +20,43 @@ from google.protobuf import json_format
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc as pb_grpc
 
-from app import __version__
 from app.auth import check_api_key
-from app.dataplane import DataPlane
-from app.errors import ModelNotFound, ServeError
-from app.grpc.codec import infer_response, parameters, parse_inputs, request_timeout
-from app.metrics import Metrics
-from app.repository.control import ModelControl
-from app.repository.registry import Registry
-from app.sequences import sequence_request
+from app.dataplane import Call, DataPlane
+from app.errors import ServeError, code_of
+from app.grpc.codec import infer_response, inference, parameters
 from app.settings import Settings
-from app.v2.extensions import model_config, model_statistics
-from app.v2.routes import EXTENSIONS, metadata, serving, version_number
 
 logger = logging.getLogger(__name__)
 
-STATUS_CODES = {
-    400: grpc.StatusCode.INVALID_ARGUMENT, 401: grpc.StatusCode.UNAUTHENTICATED, 404: grpc.StatusCode.NOT_FOUND,
-    409: grpc.StatusCode.FAILED_PRECONDITION, 413: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    415: grpc.StatusCode.INVALID_ARGUMENT, 422: grpc.StatusCode.INVALID_ARGUMENT,
-    503: grpc.StatusCode.UNAVAILABLE, 504: grpc.StatusCode.DEADLINE_EXCEEDED,
-}
-
+PROTOCOL = "grpc"
 Reply = TypeVar("Reply")
 
 
+def status_of(exc: BaseException) -> grpc.StatusCode:
+    """The gRPC status of an error: its canonical code's own."""
+    return getattr(grpc.StatusCode, code_of(exc).upper(), grpc.StatusCode.INTERNAL)
+
+
 class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
-    def __init__(self, registry: Registry, dataplane: DataPlane, control: ModelControl, settings: Settings,
-                 metrics: Metrics) -> None:
-        self.registry = registry
+    def __init__(self, dataplane: DataPlane, settings: Settings) -> None:
         self.dataplane = dataplane
-        self.control = control
         self.settings = settings
-        self.metrics = metrics
 
     async def _answer(self, rpc: str, context: grpc.aio.ServicerContext,
-                      work: Callable[[], Awaitable[Reply]], model: str = "") -> Reply:
-        """Run one call: a ServeError becomes its status code; the request is counted like HTTP ones."""
-        started = time.perf_counter()
-        status = "OK"
+                      work: Callable[[Call], Awaitable[Reply]]) -> Reply:
+        """Run one call; a failure becomes its status code."""
         try:
-            return await work()
+            with self.dataplane.call(PROTOCOL, rpc) as call:
+                return await work(call)
         except ServeError as exc:
-            code = STATUS_CODES.get(exc.status, grpc.StatusCode.INTERNAL)
-            status = code.name
-            await context.abort(code, exc.message)
+            await context.abort(status_of(exc), exc.message)
             raise  # abort raises; this line keeps type checkers informed
-        except grpc.aio.AbortError:
+        except (grpc.aio.AbortError, asyncio.CancelledError):
             raise
         except Exception:
-            status = "INTERNAL"
             logger.exception("gRPC %s failed", rpc)
             await context.abort(grpc.StatusCode.INTERNAL, "internal error")
             raise
-        finally:
-            route = f"grpc:{rpc}"
-            self.metrics.requests.labels(route, model, status).inc()
-            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
 
     def _authorize(self, context: grpc.aio.ServicerContext) -> None:
         metadata = dict(context.invocation_metadata() or ())
@@ -85,107 +65,93 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
     # --- health and metadata (open, as on HTTP)
 
     async def ServerLive(self, request: pb.ServerLiveRequest, context: Any) -> pb.ServerLiveResponse:
-        return pb.ServerLiveResponse(live=True)
+        async def work(call: Call) -> pb.ServerLiveResponse:
+            return pb.ServerLiveResponse(live=True)
+
+        return await self._answer("ServerLive", context, work)
 
     async def ServerReady(self, request: pb.ServerReadyRequest, context: Any) -> pb.ServerReadyResponse:
-        return pb.ServerReadyResponse(ready=self.registry.ready)
+        async def work(call: Call) -> pb.ServerReadyResponse:
+            return pb.ServerReadyResponse(ready=self.dataplane.readiness().ready)
+
+        return await self._answer("ServerReady", context, work)
 
     async def ModelReady(self, request: pb.ModelReadyRequest, context: Any) -> pb.ModelReadyResponse:
-        try:
-            self.registry.get(request.name, version_number(request.name, request.version or None))
-        except ModelNotFound:
-            return pb.ModelReadyResponse(ready=False)
-        return pb.ModelReadyResponse(ready=True)
+        async def work(call: Call) -> pb.ModelReadyResponse:
+            return pb.ModelReadyResponse(ready=self.dataplane.model_ready(request.name, request.version))
+
+        return await self._answer("ModelReady", context, work)
 
     async def ServerMetadata(self, request: pb.ServerMetadataRequest, context: Any) -> pb.ServerMetadataResponse:
-        return pb.ServerMetadataResponse(name="seqserve", version=__version__, extensions=EXTENSIONS)
+        async def work(call: Call) -> pb.ServerMetadataResponse:
+            return json_format.ParseDict(self.dataplane.server_metadata(), pb.ServerMetadataResponse())
+
+        return await self._answer("ServerMetadata", context, work)
 
     async def ModelMetadata(self, request: pb.ModelMetadataRequest, context: Any) -> pb.ModelMetadataResponse:
-        async def work() -> pb.ModelMetadataResponse:
-            entry = self.registry.get(request.name, version_number(request.name, request.version or None))
-            described = metadata(self.registry, entry)
+        async def work(call: Call) -> pb.ModelMetadataResponse:
+            described = self.dataplane.model_metadata(request.name, request.version)
+            return json_format.ParseDict(described, pb.ModelMetadataResponse(), ignore_unknown_fields=True)
 
-            def tensors(kind: str) -> list[pb.ModelMetadataResponse.TensorMetadata]:
-                return [pb.ModelMetadataResponse.TensorMetadata(name=t["name"], datatype=t["datatype"],
-                                                                shape=t["shape"]) for t in described[kind]]
-
-            return pb.ModelMetadataResponse(name=described["name"], versions=described["versions"],
-                                            platform=described["platform"], inputs=tensors("inputs"),
-                                            outputs=tensors("outputs"))
-
-        return await self._answer("ModelMetadata", context, work, request.name)
+        return await self._answer("ModelMetadata", context, work)
 
     async def ModelConfig(self, request: pb.ModelConfigRequest, context: Any) -> pb.ModelConfigResponse:
-        async def work() -> pb.ModelConfigResponse:
-            entry = self.registry.get(request.name, version_number(request.name, request.version or None))
-            return json_format.ParseDict({"config": model_config(entry, self.settings)}, pb.ModelConfigResponse())
+        async def work(call: Call) -> pb.ModelConfigResponse:
+            config = self.dataplane.model_config(request.name, request.version)
+            return json_format.ParseDict({"config": config}, pb.ModelConfigResponse())
 
-        return await self._answer("ModelConfig", context, work, request.name)
+        return await self._answer("ModelConfig", context, work)
 
     async def ModelStatistics(self, request: pb.ModelStatisticsRequest,
                               context: Any) -> pb.ModelStatisticsResponse:
-        async def work() -> pb.ModelStatisticsResponse:
-            if not request.name:
-                entries = serving(self.registry)
-            elif request.version:
-                entries = [self.registry.get(request.name, version_number(request.name, request.version))]
-            else:
-                self.registry.get(request.name)  # NOT_FOUND for a model that does not serve
-                entries = serving(self.registry, request.name)
-            return json_format.ParseDict(model_statistics(entries), pb.ModelStatisticsResponse())
+        async def work(call: Call) -> pb.ModelStatisticsResponse:
+            statistics = self.dataplane.statistics(request.name, request.version)
+            return json_format.ParseDict(statistics, pb.ModelStatisticsResponse())
 
-        return await self._answer("ModelStatistics", context, work, request.name)
+        return await self._answer("ModelStatistics", context, work)
 
     # --- the model repository (explicit model control), behind the API key as on HTTP
 
     async def RepositoryIndex(self, request: pb.RepositoryIndexRequest, context: Any) -> pb.RepositoryIndexResponse:
-        async def work() -> pb.RepositoryIndexResponse:
+        async def work(call: Call) -> pb.RepositoryIndexResponse:
             self._authorize(context)
-            return json_format.ParseDict({"models": self.control.index(ready_only=request.ready)},
+            return json_format.ParseDict({"models": self.dataplane.repository_index(ready_only=request.ready)},
                                          pb.RepositoryIndexResponse())
 
         return await self._answer("RepositoryIndex", context, work)
 
     async def RepositoryModelLoad(self, request: pb.RepositoryModelLoadRequest,
                                   context: Any) -> pb.RepositoryModelLoadResponse:
-        async def work() -> pb.RepositoryModelLoadResponse:
+        async def work(call: Call) -> pb.RepositoryModelLoadResponse:
             self._authorize(context)
-            await self.control.load(request.model_name, list(request.parameters))
+            await self.dataplane.load(request.model_name, list(request.parameters))
             return pb.RepositoryModelLoadResponse()
 
-        return await self._answer("RepositoryModelLoad", context, work, request.model_name)
+        return await self._answer("RepositoryModelLoad", context, work)
 
     async def RepositoryModelUnload(self, request: pb.RepositoryModelUnloadRequest,
                                     context: Any) -> pb.RepositoryModelUnloadResponse:
-        async def work() -> pb.RepositoryModelUnloadResponse:
+        async def work(call: Call) -> pb.RepositoryModelUnloadResponse:
             self._authorize(context)
-            await self.control.unload(request.model_name)
+            await self.dataplane.unload(request.model_name)
             return pb.RepositoryModelUnloadResponse()
 
-        return await self._answer("RepositoryModelUnload", context, work, request.model_name)
+        return await self._answer("RepositoryModelUnload", context, work)
 
     # --- inference
 
-    async def _infer(self, request: pb.ModelInferRequest, deadline_s: float | None) -> pb.ModelInferResponse:
-        activity = self.registry.activity  # so a batcher knows it is not alone (inline runs)
-        activity.enter()
-        try:
-            inputs = parse_inputs(request)
-            # No await from finding the version to submitting to its batcher: an unload cannot come between.
-            entry = self.dataplane.find(request.model_name,
-                                        version_number(request.model_name, request.model_version or None))
-            outputs = await self.dataplane.infer(entry, inputs, request_timeout(request, deadline_s),
-                                                 sequence_request(parameters(request)))
-            return infer_response(entry.name, entry.version, request, outputs)
-        finally:
-            activity.leave()
+    async def _infer(self, request: pb.ModelInferRequest, deadline_s: float | None,
+                     call: Call) -> pb.ModelInferResponse:
+        entry, outputs = await self.dataplane.infer(request.model_name, request.model_version,
+                                                    lambda: inference(request, deadline_s), call)
+        return infer_response(entry.name, entry.version, request, outputs)
 
     async def ModelInfer(self, request: pb.ModelInferRequest, context: Any) -> pb.ModelInferResponse:
-        async def work() -> pb.ModelInferResponse:
+        async def work(call: Call) -> pb.ModelInferResponse:
             self._authorize(context)
-            return await self._infer(request, context.time_remaining())
+            return await self._infer(request, context.time_remaining(), call)
 
-        return await self._answer("ModelInfer", context, work, request.model_name)
+        return await self._answer("ModelInfer", context, work)
 
     async def ModelStreamInfer(self, requests: AsyncIterator[pb.ModelInferRequest],
                                context: Any) -> AsyncIterator[pb.ModelStreamInferResponse]:
@@ -195,7 +161,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
         try:
             self._authorize(context)
         except ServeError as exc:
-            await context.abort(STATUS_CODES.get(exc.status, grpc.StatusCode.INTERNAL), exc.message)
+            await context.abort(status_of(exc), exc.message)
         answers: asyncio.Queue[pb.ModelStreamInferResponse | None] = asyncio.Queue()
         running: set[asyncio.Task[None]] = set()
 
@@ -204,16 +170,13 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
         async def answer(request: pb.ModelInferRequest, after: asyncio.Task[None] | None) -> None:
             if after is not None:  # steps of one sequence run in the order they came
                 await asyncio.wait([after])
-            started, status = time.perf_counter(), "OK"
             try:
-                await answers.put(pb.ModelStreamInferResponse(infer_response=await self._infer(request, None)))
+                with self.dataplane.call(PROTOCOL, "ModelStreamInfer") as call:
+                    response = await self._infer(request, None, call)
+                await answers.put(pb.ModelStreamInferResponse(infer_response=response))
             except ServeError as exc:
-                status = STATUS_CODES.get(exc.status, grpc.StatusCode.INTERNAL).name
                 await answers.put(pb.ModelStreamInferResponse(
                     error_message=exc.message, infer_response=pb.ModelInferResponse(id=request.id)))
-            finally:
-                self.metrics.requests.labels("grpc:ModelStreamInfer", request.model_name, status).inc()
-                self.metrics.latency.labels("grpc:ModelStreamInfer").observe(time.perf_counter() - started)
 
         async def read() -> None:
             async for request in requests:
@@ -241,10 +204,9 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
 class GrpcServer:
     """Started and stopped with the app (its lifespan); off when SEQSERVE_GRPC_PORT=0."""
 
-    def __init__(self, registry: Registry, dataplane: DataPlane, control: ModelControl, settings: Settings,
-                 metrics: Metrics) -> None:
+    def __init__(self, dataplane: DataPlane, settings: Settings) -> None:
         self.settings = settings
-        self.service = InferenceService(registry, dataplane, control, settings, metrics)
+        self.service = InferenceService(dataplane, settings)
         self.server: grpc.aio.Server | None = None
         self.port = 0
 

@@ -13,7 +13,6 @@ A broken version found at start is recorded with its reason and skipped; the oth
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
@@ -23,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from app.batching.batcher import Activity, Batcher
+from app.batching.activity import Activity
+from app.batching.batcher import Batcher
 from app.errors import ModelNotFound
 from app.metrics import Metrics
 from app.repository.loader import load_model
@@ -77,13 +77,13 @@ class ModelVersion:
 
 
 class Registry:
-    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None, activity: Activity | None = None) -> None:
         self.settings = settings
         self.metrics = metrics
         self.versions: dict[str, ModelVersion] = {}
         self.problems: list[str] = []  # repository-level: missing directory, requested model absent
         self.loaded = False
-        self.activity = Activity()  # requests in flight, kept by the edge; tells batchers when they are alone
+        self.activity = activity or Activity()  # requests in flight, kept by the data plane's calls; for the batchers
         # Models this process serves: every one found (None), or those named (SEQSERVE_MODELS, explicit loads).
         self.wanted: set[str] | None = set(settings.model_names) or None
         self._lock = asyncio.Lock()  # one sync at a time
@@ -221,30 +221,24 @@ class Registry:
             await entry.batcher.close()  # those in flight are answered first
             replaced = entry.key in self.versions
             if self.metrics is not None:
-                self.metrics.model_unloads.labels(entry.key).inc()
+                self.metrics.model_unloaded(entry.key)
                 if not replaced:  # a successor of the same key reports its own queue
-                    with contextlib.suppress(KeyError):
-                        self.metrics.queue.remove(entry.key)
+                    self.metrics.forget_queue(entry.key)
             logger.info("model %s unloaded (%s)", entry.key, "replaced" if replaced else "removed")
 
     # --- metrics
 
     def _publish(self, entry: ModelVersion) -> None:
         if self.metrics is not None:
-            for state in ("loading", "ready", "failed"):
-                self.metrics.model_ready.labels(entry.key, state).set(1 if entry.state == state else 0)
+            self.metrics.model_state_is(entry.key, entry.state)
 
     def _unpublish(self, entry: ModelVersion) -> None:
         if self.metrics is not None:
-            for state in ("loading", "ready", "failed"):
-                with contextlib.suppress(KeyError):
-                    self.metrics.model_ready.remove(entry.key, state)
+            self.metrics.model_state_is(entry.key, None)
 
     def _count_load(self, key: str, result: str, seconds: float) -> None:
         if self.metrics is not None:
-            self.metrics.model_loads.labels(key, result).inc()
-            if result == "ok":
-                self.metrics.model_load_seconds.labels(key).observe(seconds)
+            self.metrics.model_loaded(key, result, seconds)
 
     # --- serving
 

@@ -1,1 +1,5 @@
-"""HTTP routes, request parsing and responses."""
+"""The typed REST API: prediction routes made from the task table, health and the model list, docs."""
+
+from app.rest import errors
+
+__all__ = ["errors"]

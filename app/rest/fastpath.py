@@ -17,9 +17,10 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.rest.errors import render_exception
-from app.rest.predict import Task, predict, typed_routes
-from app.rest.responses import FastJSONResponse
+from app.dataplane import Task
+from app.http.errors import render_exception
+from app.http.responses import FastJSONResponse
+from app.rest.predict import predict, typed_routes
 
 route_selected: Callable[..., None] | None
 try:  # FastAPI's native OpenTelemetry names a request's span after its route; the fast path says which
@@ -32,7 +33,7 @@ JSON = FastJSONResponse.media_type.encode()
 
 @dataclass(frozen=True)
 class Route:
-    """What the metrics middleware (and telemetry) read from scope["route"]."""
+    """What the edge's request record (and telemetry) read from scope["route"]."""
 
     path: str
     task: Task

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from app.http.deps import DataPlaneDep
+from app.http.responses import FastJSONResponse
 from app.repository.registry import ModelVersion
-from app.rest.deps import RegistryDep
-from app.rest.responses import FastJSONResponse
 
 router = APIRouter()
 
@@ -51,19 +51,10 @@ async def live() -> dict[str, str]:
 @router.get("/health/ready", tags=["health"], response_model=Readiness,
             responses={503: {"model": Readiness, "description": "Not every model is loaded and warmed up"}},
             summary="Every configured model is loaded and warmed up")
-async def ready(registry: RegistryDep) -> FastJSONResponse:
-    models = {
-        entry.key: entry.state if entry.state != "failed" else f"failed: {entry.reason}"
-        for entry in registry.versions.values()
-    }
-    if registry.ready:
-        status = "ready"
-    elif not registry.loaded:
-        status = "loading"
-    else:
-        status = "unavailable"
-    body = {"status": status, "models": models, "problems": registry.problems}
-    return FastJSONResponse(body, status_code=200 if registry.ready else 503)
+async def ready(dataplane: DataPlaneDep) -> FastJSONResponse:
+    readiness = dataplane.readiness()
+    body = {"status": readiness.status, "models": readiness.models, "problems": readiness.problems}
+    return FastJSONResponse(body, status_code=200 if readiness.ready else 503)
 
 
 def model_info(entry: ModelVersion) -> ModelInfo:
@@ -83,5 +74,5 @@ def model_info(entry: ModelVersion) -> ModelInfo:
 
 @router.get("/models", tags=["models"], response_model=ModelsResponse,
             summary="Every model version: state, backend, the provider really in use, tensors, metrics")
-async def models(registry: RegistryDep) -> ModelsResponse:
-    return ModelsResponse(models=[model_info(e) for e in registry.versions.values()], problems=registry.problems)
+async def models(dataplane: DataPlaneDep) -> ModelsResponse:
+    return ModelsResponse(models=[model_info(e) for e in dataplane.versions()], problems=dataplane.readiness().problems)

@@ -1,5 +1,5 @@
 """The typed prediction routes, made from the task table: `POST <task.route>` for every task that has one,
-plus the digit upload route.
+and `POST <task.upload_route>` for every task that takes an uploaded file.
 
 One endpoint function (`predict`) serves every typed JSON route, both as the documented FastAPI route
 (OpenAPI, `SEQSERVE_FAST_PATH=false`) and on the fast path (app/rest/fastpath.py), with one query
@@ -8,27 +8,23 @@ parser; so the two cannot answer differently.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, File, Request, UploadFile
+from fastapi import FastAPI, File, Request, UploadFile
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 from starlette.types import Receive, Scope
 
 from app.auth import check_api_key
-from app.dataplane import DataPlane, model_name
-from app.errors import InputError, ModelNotFound
-from app.repository.registry import Registry
-from app.rest.body import read_json_body
-from app.rest.deps import Authorized, DataPlaneDep, SettingsDep
-from app.rest.responses import FastJSONResponse, json_bytes
-from app.tasks import TASKS, TaskModel
-from app.tasks.digit import DigitModel, DigitResponse
-
-Task = type[TaskModel[Any, Any]]
+from app.dataplane import DataPlane, Task
+from app.errors import ModelNotFound
+from app.http.body import read_json_body
+from app.http.deps import Authorized, CallDep, DataPlaneDep
+from app.http.edge import call_of
+from app.http.responses import FastJSONResponse, json_bytes
+from app.tasks import TASKS
 
 QUERY_PARAMETERS = [
     {"name": "version", "in": "query", "required": False, "description": "Model version; default the newest loaded.",
@@ -44,24 +40,23 @@ def typed_routes() -> dict[str, Task]:
     return {task.route: task for task in TASKS.values() if task.route}
 
 
-def parse_query(query_string: bytes) -> tuple[int | None, str | None]:
-    """?version= and ?model= (other parameters are ignored). Short ones are cached: clients repeat the
-    same few query strings, and parsing one costs several times more than looking it up."""
+def upload_routes() -> dict[str, Task]:
+    """Route path -> task, for every task that takes an uploaded file."""
+    return {task.upload_route: task for task in TASKS.values() if task.upload_route}
+
+
+def parse_query(query_string: bytes) -> tuple[str | None, str | None]:
+    """?version= and ?model=, as sent (other parameters are ignored; the data plane reads the version).
+    Short ones are cached: clients repeat the same few query strings."""
     if not query_string:
         return None, None
     return _parse_query(query_string) if len(query_string) <= 256 else _parse_query.__wrapped__(query_string)
 
 
 @functools.lru_cache(maxsize=1024)
-def _parse_query(query_string: bytes) -> tuple[int | None, str | None]:
+def _parse_query(query_string: bytes) -> tuple[str | None, str | None]:
     query = QueryParams(query_string)
-    raw_version = query.get("version")
-    version = None
-    if raw_version is not None:
-        if not (raw_version.isascii() and raw_version.isdigit()) or int(raw_version) < 1:
-            raise InputError(f"query.version: must be an integer >= 1, got {raw_version!r}")
-        version = int(raw_version)
-    return version, query.get("model")
+    return query.get("version"), query.get("model")
 
 
 async def predict(scope: Scope, receive: Receive, task: Task) -> bytes:
@@ -78,14 +73,13 @@ async def predict(scope: Scope, receive: Receive, task: Task) -> bytes:
     version, model = parse_query(scope["query_string"])
     body = await read_json_body(content_type, receive, task.json_arrays)
     dataplane: DataPlane = state.dataplane
-    answer = await dataplane.predict(task, body, model, version, scope.setdefault("state", {}))
-    return json_bytes(answer)
+    return json_bytes(await dataplane.predict(task, body, model, version, call_of(scope)))
 
 
-def request_body(task: Task, registry: Registry) -> dict[str, Any]:
+def request_body(task: Task, dataplane: DataPlane) -> dict[str, Any]:
     """OpenAPI requestBody from the task's typed request, with the limits of its default model if loaded."""
     try:
-        model = registry.get(task.default_model, task=task.task).model
+        model = dataplane.find(task.default_model, task=task).model
     except ModelNotFound:
         model = None
     request = task.request_model(model)
@@ -104,6 +98,12 @@ def add_typed_routes(app: FastAPI) -> None:
             response_model=task.response_model, openapi_extra={"parameters": QUERY_PARAMETERS},
             response_class=FastJSONResponse,
         )
+    for path, task in upload_routes().items():
+        app.add_api_route(
+            path, upload_endpoint_for(task), methods=["POST"], tags=["predict"], summary=task.upload_summary,
+            response_model=task.response_model, openapi_extra={"parameters": QUERY_PARAMETERS},
+            dependencies=[Authorized],
+        )
 
 
 def endpoint_for(task: Task) -> Callable[[Request], Awaitable[Response]]:
@@ -114,19 +114,11 @@ def endpoint_for(task: Task) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-router = APIRouter(prefix="/predict", tags=["predict"], dependencies=[Authorized])
+def upload_endpoint_for(task: Task) -> Callable[..., Awaitable[Response]]:
+    async def endpoint(request: Request, dataplane: DataPlaneDep, call: CallDep,
+                       file: Annotated[UploadFile, File(description="The file to read.")]) -> Response:
+        version, model = parse_query(request.scope["query_string"])
+        return FastJSONResponse(await dataplane.predict_upload(task, await file.read(), model, version, call))
 
-
-@router.post("/digit/image", response_model=DigitResponse, summary="Classify an uploaded picture of a digit",
-             openapi_extra={"parameters": QUERY_PARAMETERS})
-async def predict_digit_image(
-    request: Request, dataplane: DataPlaneDep, settings: SettingsDep,
-    file: Annotated[UploadFile, File(description="PNG, JPEG, ... of any size; dark ink on light paper works.")],
-) -> Response:
-    version, model = parse_query(request.scope["query_string"])
-    context = request.scope.setdefault("state", {})
-    dataplane.find(model_name(DigitModel, {}, model), version, DigitModel, context)  # 404 before decoding
-    image = await asyncio.to_thread(DigitModel.parse_image, await file.read(), settings.max_image_pixels)
-    # Found again after the awaits, so a version unloaded meanwhile is not the one asked to run.
-    entry = dataplane.find(model_name(DigitModel, {}, model), version, DigitModel, context)
-    return FastJSONResponse(await dataplane.answer(entry, image))
+    endpoint.__name__ = f"predict_{task.task}_upload"
+    return endpoint

@@ -49,6 +49,10 @@ class TaskModel(ABC, Generic[P, R]):
     model_field: ClassVar[str | None] = None  # a body field that may name the model (the translator's "model")
     response_model: ClassVar[type[BaseModel] | None] = None  # the typed answer, for OpenAPI
     state_inputs: ClassVar[tuple[str, ...]] = ()  # V2 inputs that carry state (stateful tasks)
+    stateful: ClassVar[bool] = False  # steps carry state: the typed route takes a token, a WebSocket the stream
+    state_field: ClassVar[str] = "state"  # the JSON field carrying a stateful task's state token
+    upload_route: ClassVar[str | None] = None  # a multipart route taking one uploaded file (`parse_upload`)
+    upload_summary: ClassVar[str] = ""
     # JSON body fields of fixed-shape numeric items (field -> one item's shape), which `parse_json` may get
     # as a float64 numpy array [n, *shape] instead of lists: the body reader skips a Python float per number.
     json_arrays: ClassVar[dict[str, tuple[int, ...]]] = {}
@@ -82,6 +86,10 @@ class TaskModel(ABC, Generic[P, R]):
     def answer_json(self, result: R) -> dict[str, Any]:
         raise NotImplementedError
 
+    def parse_upload(self, data: bytes) -> P:
+        """An uploaded file (the upload route's) -> a payload; runs off the event loop."""
+        raise InputError(f"model {self.manifest.name!r} (task {self.task}) takes no uploaded file")
+
     # --- the V2 tensor contract
 
     @abstractmethod
@@ -107,6 +115,14 @@ class TaskModel(ABC, Generic[P, R]):
         raise InputError(f"model {self.manifest.name!r} (task {self.task}) keeps no state")
 
     def state_of(self, result: R) -> Any:
+        raise InputError(f"model {self.manifest.name!r} (task {self.task}) keeps no state")
+
+    def open_state(self, token: Any) -> Any:
+        """The state a token of an earlier answer carries (None: a new stream's)."""
+        raise InputError(f"model {self.manifest.name!r} (task {self.task}) keeps no state")
+
+    def step_json(self, frame: dict[str, Any], state: Any) -> P:
+        """A stream's next step from a JSON object (a WebSocket frame), to run on `state`."""
         raise InputError(f"model {self.manifest.name!r} (task {self.task}) keeps no state")
 
     # --- running

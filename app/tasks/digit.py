@@ -114,6 +114,8 @@ class DigitModel(TaskModel[np.ndarray, np.ndarray]):
     default_model = "digit"
     response_model = DigitResponse
     json_arrays: ClassVar[dict[str, tuple[int, ...]]] = {"images": (28, 28)}
+    upload_route = "/predict/digit/image"
+    upload_summary = "Classify an uploaded picture of a digit (PNG, JPEG, ... of any size; dark ink on light paper)"
 
     def __init__(self, manifest: Manifest, backend: Backend, settings: Settings) -> None:
         super().__init__(manifest, backend, settings)
@@ -128,13 +130,12 @@ class DigitModel(TaskModel[np.ndarray, np.ndarray]):
         self.reject_unknown(body)
         return check_images(require(body, "images"), self.max_items)
 
-    @staticmethod
-    def parse_image(data: bytes, max_pixels: int) -> np.ndarray:
+    def parse_upload(self, data: bytes) -> np.ndarray:
         """An uploaded picture (any size, dark ink on light paper works) -> a one-image payload."""
         if not data:
             raise InputError("uploaded file is empty")
         try:
-            return image_to_mnist(data, max_pixels)[None]
+            return image_to_mnist(data, self.settings.max_image_pixels)[None]
         except ImageTooLarge as exc:
             raise PayloadTooLarge(str(exc)) from None
         except ImageError as exc:

@@ -83,6 +83,7 @@ class SineStreamModel(TaskModel[StreamStep, StreamResult]):
     default_model = "sine_stream"
     response_model = StreamResponse
     state_inputs = STATE_INPUTS
+    stateful = True
 
     def __init__(self, manifest: Manifest, backend: Backend, settings: Settings) -> None:
         super().__init__(manifest, backend, settings)

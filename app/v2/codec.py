@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import orjson
 
-from app.errors import BadRequest
+from app.dataplane import timeout_parameter
 from app.sequences import SequenceRequest, sequence_request
-from app.tensors import DTYPES, Tensor
+from app.tensors import DTYPES, Tensor, TensorError, decode_bytes, encode_bytes
 
-
-class CodecError(BadRequest):
-    """The body does not follow the protocol; answered as 400 {"error": ...}."""
+CodecError = TensorError  # the body does not follow the protocol: 400 {"error": ...}
 
 
 @dataclass
@@ -27,35 +24,6 @@ class InferRequest:
     requested: list[str] | None
     timeout_s: float | None = None  # the request's `timeout` parameter (microseconds on the wire)
     sequence: SequenceRequest | None = None  # sequence_id / _start / _end, for stateful models
-
-
-def timeout_parameter(value: Any) -> float | None:
-    """Triton's `timeout` request parameter: microseconds, 0 for none; the server's own limit still caps it."""
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise CodecError(f"parameter 'timeout' must be a non-negative integer (microseconds), got {value!r}")
-    return value / 1e6 if value else None
-
-
-def decode_bytes(raw: bytes, count: int, name: str) -> list[bytes]:
-    items, offset = [], 0
-    for _ in range(count):
-        if offset + 4 > len(raw):
-            raise CodecError(f"input {name!r}: BYTES data ends early")
-        (length,) = struct.unpack_from("<I", raw, offset)
-        offset += 4
-        if offset + length > len(raw):
-            raise CodecError(f"input {name!r}: BYTES element overruns the data")
-        items.append(raw[offset : offset + length])
-        offset += length
-    if offset != len(raw):
-        raise CodecError(f"input {name!r}: {len(raw) - offset} bytes left over after {count} BYTES elements")
-    return items
-
-
-def encode_bytes(items: list[bytes]) -> bytes:
-    return b"".join(struct.pack("<I", len(item)) + item for item in items)
 
 
 def _element_count(shape: Any, name: str) -> int:
@@ -150,22 +118,10 @@ def parse_infer_request(body: bytes, header_length: int | None) -> InferRequest:
                         binary_default, requested, timeout_s, sequence)
 
 
-def select_outputs(requested: list[str] | None, outputs: list[Tensor]) -> list[Tensor]:
-    """The outputs a request asked for (all when it names none), or a CodecError naming unknown ones."""
-    if not requested:
-        return outputs
-    known = {t.name for t in outputs}
-    unknown = [n for n in requested if n not in known]
-    if unknown:
-        raise CodecError(f"unknown output(s) {unknown}; this model has {sorted(known)}")
-    return [t for t in outputs if t.name in requested]
-
-
 def encode_infer_response(
     model: str, version: int, request: InferRequest, outputs: list[Tensor]
 ) -> tuple[bytes, dict[str, str]]:
-    """The response body and its headers; binary when any output asks for it."""
-    outputs = select_outputs(request.requested, outputs)
+    """The response body and its headers (`outputs`: those asked for); binary when any output asks for it."""
     entries, blobs = [], []
     for tensor in outputs:
         entry: dict[str, Any] = {"name": tensor.name, "datatype": tensor.datatype, "shape": tensor.shape}

@@ -5,26 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from app.errors import BadRequest
-from app.repository.control import ModelControl
-from app.rest.body import parse_json_object
-from app.rest.deps import Authorized
-from app.rest.responses import FastJSONResponse
+from app.http.body import parse_json_object
+from app.http.deps import Authorized, DataPlaneDep
+from app.http.responses import FastJSONResponse
 
 router = APIRouter(prefix="/v2/repository", tags=["open inference protocol (v2)"], dependencies=[Authorized])
 
 ModelName = Annotated[str, Path(description="Model name (a folder of the repository)", examples=["dates"])]
-
-
-async def get_control(request: Request) -> ModelControl:
-    control: ModelControl = request.app.state.control
-    return control
-
-
-ControlDep = Annotated[ModelControl, Depends(get_control)]
 
 
 async def read_parameters(request: Request) -> dict[str, Any]:
@@ -34,26 +25,26 @@ async def read_parameters(request: Request) -> dict[str, Any]:
 
 
 @router.post("/index", summary="Every model version in the repository, with its state")
-async def repository_index(request: Request, control: ControlDep) -> Response:
+async def repository_index(request: Request, dataplane: DataPlaneDep) -> Response:
     ready = (await read_parameters(request)).get("ready", False)
     if not isinstance(ready, bool):
         raise BadRequest("'ready' must be true or false")
-    return FastJSONResponse(control.index(ready_only=ready))
+    return FastJSONResponse(dataplane.repository_index(ready_only=ready))
 
 
 @router.post("/models/{name}/load", summary="Load a model, or reload what changed of it (explicit mode)")
-async def load_model(name: ModelName, request: Request, control: ControlDep) -> Response:
+async def load_model(name: ModelName, request: Request, dataplane: DataPlaneDep) -> Response:
     parameters = (await read_parameters(request)).get("parameters") or {}
     if not isinstance(parameters, dict):
         raise BadRequest("'parameters' must be an object")
-    await control.load(name, parameters)
+    await dataplane.load(name, list(parameters))
     return FastJSONResponse({})
 
 
 @router.post("/models/{name}/unload", summary="Unload every version of a model (explicit mode)")
-async def unload_model(name: ModelName, request: Request, control: ControlDep) -> Response:
+async def unload_model(name: ModelName, request: Request, dataplane: DataPlaneDep) -> Response:
     parameters = (await read_parameters(request)).get("parameters") or {}
     if not isinstance(parameters, dict):
         raise BadRequest("'parameters' must be an object")
-    await control.unload(name)  # unload_dependents has no meaning here: no model depends on another
+    await dataplane.unload(name)  # unload_dependents has no meaning here: no model depends on another
     return FastJSONResponse({})

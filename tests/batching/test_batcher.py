@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from app.batching.batcher import Activity, Batcher, BatchObserver, DeadlineExceeded, QueueFull
+from app.batching.activity import Activity
+from app.batching.batcher import Batcher, BatchObserver, DeadlineExceeded, QueueFull
 
 
 def run(coro):  # type: ignore[no-untyped-def]

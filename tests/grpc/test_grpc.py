@@ -210,7 +210,8 @@ def test_asyncio_client_concurrent_requests(urls: tuple[str, str]) -> None:
 def test_requests_are_counted_in_metrics(urls: tuple[str, str], client: triton.InferenceServerClient) -> None:
     client.infer("digit", digit_inputs(), headers=AUTH)
     text = httpx.get(f"{urls[0]}/metrics").text
-    assert 'seqserve_requests_total{model="digit",route="grpc:ModelInfer",status="OK"}' in text
+    assert ('seqserve_requests_total{model="digit",outcome="ok",protocol="grpc",route="ModelInfer",version="1"}'
+            in text)
 
 
 def test_config_and_statistics_agree_with_rest(urls: tuple[str, str], client: triton.InferenceServerClient) -> None:

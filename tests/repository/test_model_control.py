@@ -153,8 +153,8 @@ def test_poll_rolls_versions_with_zero_failed_requests(repo: Path, serve, worker
     assert len(load.answers) > 100
     # Every worker loaded digit/2 twice (the torn folder in between failed, and did not serve).
     if workers == 1:
-        assert metric(url, "seqserve_model_loads_total", model="digit/2", result="ok") == 2
-        assert metric(url, "seqserve_model_unloads_total", model="digit/1") == 1
+        assert metric(url, "seqserve_model_loads_total", model="digit", version="2", result="ok") == 2
+        assert metric(url, "seqserve_model_unloads_total", model="digit", version="1") == 1
     models = {(m["name"], m["version"]): m for m in httpx.get(f"{url}/models").json()["models"]}
     assert set(models) == {("digit", 2), ("sine", 1)}
     assert models["digit", 2]["state"] == "ready" and models["digit", 2]["reason"] == ""
@@ -171,10 +171,10 @@ def test_a_broken_new_version_leaves_the_serving_one_in_place(repo: Path, serve)
     (scratch / "manifest.json").write_text(json.dumps(manifest))
     with Load(url) as load:
         scratch.rename(repo / "digit" / "2")
-        wait_until(lambda: metric(url, "seqserve_model_loads_total", model="digit/2", result="failed") >= 1)
+        wait_until(lambda: metric(url, "seqserve_model_loads_total", model="digit", version="2", result="failed") >= 1)
         time.sleep(2 * POLL_S)  # not retried while the files stay the same
     assert load.failures() == [] and {v for _, _, v in load.answers} == {1}
-    assert metric(url, "seqserve_model_loads_total", model="digit/2", result="failed") == 1
+    assert metric(url, "seqserve_model_loads_total", model="digit", version="2", result="failed") == 1
     models = {(m["name"], m["version"]): m for m in httpx.get(f"{url}/models").json()["models"]}
     assert models["digit", 2]["state"] == "failed" and "sha256" in models["digit", 2]["reason"]
     assert httpx.get(f"{url}/health/ready").status_code == 200  # digit still serves: the pod stays in rotation
@@ -182,7 +182,7 @@ def test_a_broken_new_version_leaves_the_serving_one_in_place(repo: Path, serve)
     # A changed file that fails keeps the loaded one serving, and says so.
     onnx_file = repo / "digit" / "1" / "model.onnx"
     onnx_file.write_bytes(onnx_file.read_bytes() + b"tampered")
-    wait_until(lambda: metric(url, "seqserve_model_loads_total", model="digit/1", result="failed") >= 1)
+    wait_until(lambda: metric(url, "seqserve_model_loads_total", model="digit", version="1", result="failed") >= 1)
     assert httpx.post(f"{url}/predict/digit", json=BODY).json()["version"] == 1
     models = {(m["name"], m["version"]): m for m in httpx.get(f"{url}/models").json()["models"]}
     assert models["digit", 1]["state"] == "ready" and "still serving" in models["digit", 1]["reason"]

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from app.http_protocol import JOIN_LIMIT, HeldHeadTransport, HttpProtocol, open_connections
+from app.http.protocol import JOIN_LIMIT, HeldHeadTransport, HttpProtocol, open_connections
 from tests.conftest import free_port
 
 WRITES: list[bytes] = []  # every write the server made, in order

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.errors import ServeError
-from app.rest import numeric_json
-from app.rest.body import parse_json_object
+from app.http import numeric_json
+from app.http.body import parse_json_object
 from app.tasks.digit import check_images
 
 SHAPES = {"images": (2, 3)}  # small items keep the cases readable; digit bodies use (28, 28)

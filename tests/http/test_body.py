@@ -10,7 +10,7 @@ import pytest
 from starlette.requests import ClientDisconnect
 
 from app.errors import BadRequest, InputError, UnsupportedMediaType
-from app.rest.body import read_body, read_json_body
+from app.http.body import read_body, read_json_body
 
 
 def receiver(*messages: dict[str, Any]) -> Callable[[], Awaitable[dict[str, Any]]]:

@@ -1,11 +1,13 @@
-"""The model configuration and statistics extensions, in the JSON shape Triton's clients read. REST
-answers these dicts; gRPC parses the same dicts into its messages (app/grpc/server.py)."""
+"""What the data plane says about the server and its models: server and model metadata, the model
+configuration and statistics extensions, in the JSON shape Triton's clients read. V2 REST answers these
+dicts; gRPC parses the same dicts into its messages."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from app.batching.batcher import Duration
+from app import __version__
+from app.batching.statistics import Duration
 from app.repository.registry import ModelVersion
 from app.settings import Settings
 
@@ -14,6 +16,22 @@ DATA_TYPES = {"BYTES": "TYPE_STRING", "BOOL": "TYPE_BOOL"} | {
                                       "FP16", "FP32", "FP64")}
 PLATFORMS = {"onnx": "onnxruntime_onnx", "torchscript": "pytorch_libtorch"}
 BACKENDS = {"onnx": "onnxruntime", "torchscript": "pytorch"}
+EXTENSIONS = ["binary_tensor_data", "model_repository", "model_configuration", "statistics"]
+
+
+def server_metadata() -> dict[str, Any]:
+    return {"name": "seqserve", "version": __version__, "extensions": EXTENSIONS}
+
+
+def model_metadata(entry: ModelVersion, versions: list[int]) -> dict[str, Any]:
+    """`versions`: every version of the model that serves."""
+    assert entry.model is not None
+    return {
+        "name": entry.name,
+        "versions": [str(v) for v in versions],
+        "platform": PLATFORMS.get(entry.model.backend.name, entry.model.backend.name),
+        **entry.model.signature().describe(),
+    }
 
 
 def version_policy(settings: Settings, name: str) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive
 
 from app.errors import BadRequest, InputError, UnsupportedMediaType
-from app.rest import numeric_json
-from app.rest.numeric_json import Shapes
+from app.http import numeric_json
+from app.http.numeric_json import Shapes
 
 
 async def read_json_body(content_type: bytes | None, receive: Receive, arrays: Shapes | None = None

@@ -1,7 +1,7 @@
 """Typed dependencies shared by the documented routes.
 
 All are `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread hand-off per
-dependency per request, which cost more than the model itself on the hot path."""
+dependency per request, which costs more than the model itself on the hot path."""
 
 from __future__ import annotations
 
@@ -10,14 +10,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.auth import check_api_key
-from app.dataplane import DataPlane
-from app.repository.registry import Registry
+from app.dataplane import Call, DataPlane
+from app.http.edge import call_of
 from app.settings import Settings
-
-
-async def get_registry(request: Request) -> Registry:
-    registry: Registry = request.app.state.registry
-    return registry
 
 
 async def get_app_settings(request: Request) -> Settings:
@@ -30,9 +25,13 @@ async def get_dataplane(request: Request) -> DataPlane:
     return dataplane
 
 
-RegistryDep = Annotated[Registry, Depends(get_registry)]
+async def get_call(request: Request) -> Call | None:
+    return call_of(request.scope)
+
+
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 DataPlaneDep = Annotated[DataPlane, Depends(get_dataplane)]
+CallDep = Annotated[Call | None, Depends(get_call)]
 
 
 async def require_api_key(request: Request, settings: SettingsDep) -> None:

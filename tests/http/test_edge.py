@@ -1,4 +1,5 @@
-"""The edge middleware on a one-route app: request ids, the body limit in each protocol's shape, metrics."""
+"""The edge middleware on a one-route app: request ids, the body limit in each protocol's shape, the
+record of each request."""
 
 from __future__ import annotations
 
@@ -14,14 +15,17 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
-from app.batching.batcher import Activity
+from app import rest, v2
+from app.batching.activity import Activity
+from app.dataplane import Calls
 from app.errors import ServeError
-from app.http_protocol import OPEN_CONNECTIONS
+from app.http.edge import EdgeMiddleware
+from app.http.errors import Mount, Mounts, render_exception
+from app.http.protocol import OPEN_CONNECTIONS
 from app.metrics import Metrics
-from app.rest.errors import render_exception
-from app.rest.middleware import EdgeMiddleware
 
 LIMIT = 1024
+MOUNTS = Mounts([Mount("/v2", "v2", v2.errors.render), Mount("", "rest", rest.errors.render)])
 
 
 async def echo(request: Request) -> JSONResponse:
@@ -36,10 +40,15 @@ def metrics() -> Metrics:
     return Metrics()
 
 
+def edge(app: Starlette, metrics: Metrics, activity: Activity | None = None) -> EdgeMiddleware:
+    app.state.mounts = MOUNTS  # what render_exception reads
+    return EdgeMiddleware(app, max_body_bytes=LIMIT, calls=Calls(metrics, activity or Activity()), mounts=MOUNTS)
+
+
 @pytest.fixture()
 def client(metrics: Metrics) -> TestClient:
     app = Starlette(routes=[Route("/echo", echo, methods=["POST"]), Route("/v2/echo", echo, methods=["POST"])])
-    return TestClient(EdgeMiddleware(app, max_body_bytes=LIMIT, metrics=metrics))
+    return TestClient(edge(app, metrics))
 
 
 def chunks(total: int) -> Iterator[bytes]:  # no Content-Length: the edge counts as the body arrives
@@ -80,15 +89,19 @@ def test_invalid_content_length_is_400(client: TestClient) -> None:
     assert response.json() == {"detail": "invalid Content-Length header"}
 
 
-def test_requests_are_counted_by_route_and_status(client: TestClient, metrics: Metrics) -> None:
+def test_requests_are_counted_by_protocol_route_and_outcome(client: TestClient, metrics: Metrics) -> None:
     client.post("/echo", content=b"{}")
     client.post("/echo", content=b"x" * (LIMIT + 1))
+    client.post("/v2/echo", content=b"x" * (LIMIT + 1))
+    client.post("/echo", content=b"{}", headers={"Content-Length": "two"})
     counts = {
-        (s.labels["route"], s.labels["status"]): s.value
-        for family in text_string_to_metric_families(metrics.render().body.decode())
+        (s.labels["protocol"], s.labels["route"], s.labels["outcome"]): s.value
+        for family in text_string_to_metric_families(metrics.render().decode())
         for s in family.samples if s.name == "seqserve_requests_total"
     }
-    assert counts == {("/echo", "200"): 1.0, ("unmatched", "413"): 1.0}  # refused before routing
+    assert counts == {("rest", "/echo", "ok"): 1.0, ("rest", "unmatched", "resource_exhausted"): 1.0,
+                      ("v2", "unmatched", "resource_exhausted"): 1.0,  # refused before routing
+                      ("rest", "unmatched", "invalid_argument"): 1.0}
 
 
 @pytest.mark.parametrize(("extensions", "sole"), [
@@ -105,12 +118,11 @@ def test_a_request_is_over_the_sole_connection_only_when_the_server_says_so(exte
         seen.append(activity.sole_connection)
         return JSONResponse({})
 
-    edge = EdgeMiddleware(Starlette(routes=[Route("/x", during)]), max_body_bytes=LIMIT, metrics=Metrics(),
-                          activity=activity)
+    middleware = edge(Starlette(routes=[Route("/x", during)]), Metrics(), activity)
 
     async def server_says(scope: Scope, receive: Receive, send: Send) -> None:
         scope["extensions"] = {**scope.get("extensions", {}), **extensions}
-        await edge(scope, receive, send)
+        await middleware(scope, receive, send)
 
     assert TestClient(server_says).get("/x").status_code == 200
     assert seen == [sole]

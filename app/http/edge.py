@@ -1,8 +1,8 @@
-"""The service's edge, as one pure ASGI middleware: request ids, the body size limit, request metrics.
+"""The service's edge, as one pure ASGI middleware: request ids, the body size limit, and the data
+plane's record of each HTTP request (its `Call`, opened here and finished with the status sent).
 
 One layer rather than three: each layer wraps `send` (and the limit wraps `receive`) for every
-request, and on the hot path those wrappers cost about 15% of a process's throughput (measured with
-wrk at 64 connections). The body is counted only when no Content-Length says its size up front.
+request, a cost the hot path feels. The body is counted only when no Content-Length says its size up front.
 
 A body over the limit is answered 413 in the shape of its protocol, after reading and discarding
 what the client still sends (up to DRAIN_BYTES and DRAIN_SECONDS): most HTTP clients send the whole
@@ -15,15 +15,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import time
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.batching.batcher import Activity
-from app.errors import PayloadTooLarge, error_body, protocol_status
-from app.http_protocol import open_connections
-from app.metrics import Metrics
+from app.dataplane import Call, Calls
+from app.errors import PayloadTooLarge, code_of_status
+from app.http.errors import Mounts
+from app.http.protocol import open_connections
 
 REQUEST_ID = b"x-request-id"
 CONTENT_LENGTH = b"content-length"
@@ -49,15 +47,18 @@ async def drain(receive: Receive) -> bool:
     return False
 
 
+def call_of(scope: Scope) -> Call | None:
+    """The data plane's record of this HTTP request, which the edge opened."""
+    call: Call | None = scope.get("state", {}).get("call")
+    return call
+
+
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: Metrics, activity: Activity | None = None) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, calls: Calls, mounts: Mounts) -> None:
         self.app = app
-        self.activity = activity or Activity()
         self.max_body_bytes = max_body_bytes
-        self.metrics = metrics
-        # labels() takes a lock and builds a key on every call: keep the children already seen
-        self._counters: dict[tuple[str, str, str], Any] = {}
-        self._histograms: dict[str, Any] = {}
+        self.calls = calls  # the data plane's
+        self.mounts = mounts
         # Made ids: a random prefix per app (each worker process builds its own) and a counter, 32 hex
         # digits; unique without a system call for random bytes on every request.
         self._id_prefix = os.urandom(8).hex()
@@ -67,8 +68,8 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        self.activity.enter(sole_connection=open_connections(scope) == 1)
+        call = self.calls.open(self.mounts.of(scope["path"]).protocol, "unmatched",
+                               sole_connection=open_connections(scope) == 1)
         request_id = b""
         length: bytes | None = None
         for key, value in scope["headers"]:
@@ -79,7 +80,8 @@ class EdgeMiddleware:
         if not request_id:
             request_id = f"{self._id_prefix}{next(self._ids):016x}".encode()
             scope["headers"] = [*scope["headers"], (REQUEST_ID, request_id)]
-        scope.setdefault("state", {})["request_id"] = request_id.decode()
+        state = scope.setdefault("state", {})
+        state["request_id"], state["call"] = request_id.decode(), call
         status = 500
         responded = False
         close = False  # set when an over-limit body could not be drained: the connection cannot be reused
@@ -91,7 +93,6 @@ class EdgeMiddleware:
                 status, responded = message["status"], True
                 extra = [(REQUEST_ID, request_id), (b"connection", b"close")] if close else [(REQUEST_ID, request_id)]
                 message["headers"] = [*message.get("headers", []), *extra]
-                self._latency(self._route(scope)).observe(time.perf_counter() - started)
             await send(message)
 
         async def counting_receive() -> Message:
@@ -123,31 +124,16 @@ class EdgeMiddleware:
             if not responded:
                 await self._refuse(scope, edge_send, 413, exc.message)
         finally:
-            self.activity.leave()
-            key = (self._route(scope), scope.get("state", {}).get("model", ""), str(status))
-            counter = self._counters.get(key)
-            if counter is None:
-                counter = self._counters[key] = self.metrics.requests.labels(*key)
-            counter.inc()
-
-    @staticmethod
-    def _route(scope: Scope) -> str:
-        return getattr(scope.get("route"), "path", "unmatched")
-
-    def _latency(self, route: str) -> Any:
-        histogram = self._histograms.get(route)
-        if histogram is None:
-            histogram = self._histograms[route] = self.metrics.latency.labels(route)
-        return histogram
+            call.route = getattr(scope.get("route"), "path", "unmatched")
+            # No answer started: the client went away (an error the app raised was answered 500 by now).
+            call.finish(code_of_status(status) if responded else "cancelled")
 
     @property
     def _too_large(self) -> str:
         return f"request body exceeds {self.max_body_bytes} bytes"
 
-    @staticmethod
-    async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:
-        path = scope["path"]
-        body = error_body(path, message)
-        await send({"type": "http.response.start", "status": protocol_status(path, status), "headers": [
+    async def _refuse(self, scope: Scope, send: Send, status: int, message: str) -> None:
+        sent, body = self.mounts.of(scope["path"]).render(status, message)
+        await send({"type": "http.response.start", "status": sent, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,1 @@
+"""Streams over WebSocket: a stateful model's state kept by the connection."""

@@ -1,0 +1,118 @@
+"""WebSocket `<task route>/ws` for every stateful task (`/predict/sine/stream/ws`): a live stream over one
+connection, its state kept by the connection.
+
+Send JSON frames of the task's step fields (`{"values": [...], "horizon": 16}`; the first may carry
+`"state"`, a token from an HTTP answer, to resume a stream); each frame gets one answer, whose `state`
+token lets the client resume elsewhere if the connection drops. A bad frame gets `{"error", "status"}`
+and the stream goes on. The connection is closed with 1008 (rate over `ws_max_messages_per_s`, or the
+API key missing or wrong), 1009 (a frame over `ws_max_message_bytes`), 1003 (a binary frame), 1001 (idle
+past `ws_idle_timeout_s`), 1012 (the model version was unloaded: resume with the last token), 1011 (an
+internal error). Each frame is one data plane call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+
+import orjson
+from fastapi import FastAPI, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from app.auth import check_api_key
+from app.dataplane import DataPlane, Task
+from app.errors import ModelUnavailable, ServeError
+from app.http.body import parse_json_object
+from app.settings import Settings
+from app.tasks import TASKS
+
+PROTOCOL = "websocket"
+
+
+def stream_routes() -> dict[str, Task]:
+    """Route path -> task, for every stateful task with a typed route."""
+    return {f"{task.route}/ws": task for task in TASKS.values() if task.stateful and task.route}
+
+
+def add_stream_routes(app: FastAPI) -> None:
+    for path, task in stream_routes().items():
+        app.add_api_websocket_route(path, endpoint_for(path, task))
+
+
+class RateLimit:
+    """A token bucket: `rate` frames a second, bursts of as many."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate, self.tokens, self.last = rate, rate, time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+
+def endpoint_for(route: str, task: Task) -> Callable[[WebSocket], Awaitable[None]]:
+    async def endpoint(websocket: WebSocket) -> None:
+        await serve_stream(websocket, route, task)
+
+    endpoint.__name__ = f"stream_{task.task}"
+    return endpoint
+
+
+async def serve_stream(websocket: WebSocket, route: str, task: Task) -> None:
+    settings: Settings = websocket.app.state.settings
+    dataplane: DataPlane = websocket.app.state.dataplane
+    try:
+        check_api_key(websocket.headers.get("authorization", ""), settings)
+    except ServeError:
+        await websocket.close(code=1008, reason="missing or wrong API key")  # before accept: a 403 handshake
+        return
+    await websocket.accept()
+    query = websocket.query_params
+    try:
+        stream = dataplane.open_stream(task, query.get("model"), query.get("version"))
+    except ServeError as exc:
+        await websocket.close(code=1008, reason=exc.message[:120])
+        return
+    limit = RateLimit(settings.ws_max_messages_per_s)
+    while True:
+        try:
+            message = await asyncio.wait_for(websocket.receive(), settings.ws_idle_timeout_s)
+        except TimeoutError:
+            await websocket.close(code=1001, reason=f"idle for {settings.ws_idle_timeout_s:g} s")
+            return
+        except WebSocketDisconnect:
+            return
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        if text is None:
+            await websocket.close(code=1003, reason="send JSON text frames")
+            return
+        if len(text) > settings.ws_max_message_bytes:
+            await websocket.close(code=1009, reason=f"frame over {settings.ws_max_message_bytes} bytes")
+            return
+        if not limit.allow():
+            await websocket.close(code=1008, reason=f"over {settings.ws_max_messages_per_s:g} frames a second")
+            return
+        try:
+            with dataplane.call(PROTOCOL, route) as call:
+                answer = await dataplane.stream_step(stream, parse_json_object(text, "frame"), call)
+            await websocket.send_text(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY).decode())
+        except ModelUnavailable:
+            await websocket.close(code=1012, reason="model version unloaded; resume with the last state token")
+            return
+        except ServeError as exc:
+            await websocket.send_text(orjson.dumps({"error": exc.message, "status": exc.status}).decode())
+        except WebSocketDisconnect:
+            return
+        except Exception:
+            with contextlib.suppress(Exception):
+                await websocket.close(code=1011, reason="internal error")
+            raise
