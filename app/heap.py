@@ -1,9 +1,7 @@
 """Garbage collection for a heap that is mostly loaded once: modules, graphs, sessions.
 
-Measured at 64 connections on `/predict/digit` (gc callbacks on the event loop's thread, 10 s, about
-22,000 requests): with CPython's defaults the collector took 12% of the loop's time. Full collections
-re-walked the 80,000 objects alive after loading (0.64 s), and young collections ran every 13 requests,
-each walking the parsed bodies of all the requests in flight (0.56 s). After `settle` it took about 1%.
+With CPython's defaults, under load the collector re-walks everything alive after loading and walks
+the parsed bodies of every request in flight many times a second (docs/benchmarks.md has the numbers).
 Requests free their own objects by reference counting; the collector is only for cycles.
 """
 

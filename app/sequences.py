@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,9 +50,10 @@ def sequence_request(parameters: dict[str, Any]) -> SequenceRequest | None:
 
 
 class SequenceStore:
-    def __init__(self, ttl_s: float, capacity: int) -> None:
+    def __init__(self, ttl_s: float, capacity: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl_s = ttl_s
         self.capacity = capacity
+        self.clock = clock
         self._live: OrderedDict[str, Sequence] = OrderedDict()  # least recently used first
 
     def __len__(self) -> int:
@@ -66,7 +68,7 @@ class SequenceStore:
 
     def begin(self, request: SequenceRequest, model: str, initial: Any) -> Any:
         """The state a request's step runs on: fresh for a start, else the sequence's own."""
-        now = time.monotonic()
+        now = self.clock()
         self._expire(now)
         key = f"{model}\x00{request.id}"
         if request.start:
@@ -85,5 +87,5 @@ class SequenceStore:
         if request.end:
             self._live.pop(key, None)
             return
-        self._live[key] = Sequence(model, state, time.monotonic())
+        self._live[key] = Sequence(model, state, self.clock())
         self._live.move_to_end(key)

@@ -102,7 +102,7 @@ def test_a_lone_request_runs_without_a_thread_hand_off_and_a_big_batch_never_hol
 
 
 def check_inline_and_worker_runs(server: str) -> None:
-    import threading
+    import concurrent.futures
     import time
 
     def inline_runs() -> float:
@@ -115,25 +115,25 @@ def check_inline_and_worker_runs(server: str) -> None:
         assert inline_runs() >= before + 4  # the first may still be measuring the model's cost
 
         batch_times: list[float] = []
-        done = threading.Event()
 
-        def big_batches() -> None:
+        def big_batches() -> list[int]:  # statuses, checked by the test's own thread (an assert here could hang it)
+            statuses = []
             with httpx.Client(base_url=server, timeout=30) as other:
                 for _ in range(8):
                     started = time.perf_counter()
-                    assert other.post("/predict/digit", json={"images": [DIGIT_EXAMPLE] * 64}).status_code == 200
+                    statuses.append(other.post("/predict/digit", json={"images": [DIGIT_EXAMPLE] * 64}).status_code)
                     batch_times.append(time.perf_counter() - started)
-            done.set()
+            return statuses
 
         inline_before_big = inline_runs()
-        worker = threading.Thread(target=big_batches)
-        worker.start()
         health: list[float] = []
-        while not done.is_set():
-            started = time.perf_counter()
-            assert http.get("/health/live").status_code == 200
-            health.append(time.perf_counter() - started)
-        worker.join()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            big = pool.submit(big_batches)
+            while not big.done():
+                started = time.perf_counter()
+                assert http.get("/health/live").status_code == 200
+                health.append(time.perf_counter() - started)
+            assert big.result() == [200] * 8
         assert inline_runs() == inline_before_big  # every 64-image batch ran in the worker thread
     health.sort()
     assert len(health) >= 5

@@ -355,7 +355,7 @@ def train_sine_stream(cfg: StreamConfig, out: Path, seed: int, version: int | No
                 torch.randn(cfg.layers, batch, cfg.hidden) * 0.1, count, torch.randn(batch, dtype=torch.float64),
                 count * torch.rand(batch, dtype=torch.float64) * 4)
 
-    names = [spec.name for spec in sine_stream.SIGNATURE.inputs]
+    names = ["values", *sine_stream.STATE_INPUTS]  # the step graph's; the horizon is the server's to apply
     graph = export_graph(
         GraphSpec("model", net, names, [spec.name for spec in sine_stream.SIGNATURE.outputs],
                   [{0: "batch", 1: "length"}, {1: "batch"}, {1: "batch"}, {0: "batch"}, {0: "batch"}, {0: "batch"}],

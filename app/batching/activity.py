@@ -10,12 +10,12 @@ class Activity:
 
     A batch runs on the event loop only when it holds every request in flight and no two requests have
     overlapped for `quiet_s`: under any concurrency the loop is better spent on the other requests' HTTP
-    work while the worker thread runs the model (running both on the loop serialises
-    them). One look at the moment would not do: at 8 connections requests
-    often arrive one loop turn apart, each alone when it is batched.
+    work while the worker thread runs the model (running both on the loop serialises them). One look at
+    the moment would not do: under concurrency requests often arrive one loop turn apart, each alone
+    when it is batched.
 
     `sole_connection` says whether the request that entered last came over the process's only open
-    connection (the HTTP edge knows, app/http_protocol.py). Only such a request may run without yielding
+    connection (the HTTP edge knows, app/http/protocol.py). Only such a request may run without yielding
     to the loop: with other connections open, their requests may be waiting unread, and a request that
     never yields would keep them from being seen."""
 

@@ -7,19 +7,15 @@ batches without adding a fixed delay to a lone request. One thread hand-off per 
 The worker thread takes the next batch itself when it finishes one, and hands results back to the loop
 without waiting for it: a busy event loop runs a thread's "done" callback only after the callbacks queued
 before it, and when the next batch waited for that the model stood idle between runs under load
-(docs/benchmarks.md). The queue is shared under a lock for that. A batch
-the worker takes this way holds what queued while the previous one ran (max_batch_delay is for a batch
-the collector starts: those requests have waited a whole run already).
+(docs/benchmarks.md). The queue is shared under a lock for that. A batch the worker takes this way holds
+what queued while the previous one ran (max_batch_delay is for a batch the collector starts: those
+requests have waited a whole run already).
 
-A small batch runs inline, on the event loop, when nothing else is queued or in flight (`Activity`) and
-its measured cost is at most `inline_max_s`: a lone request then pays no thread hand-off at all (two
-cross-thread wake-ups, which on some machines cost as much as the model). Under concurrency
-the worker thread runs the model while the loop serves the other requests. Work whose cost is not known
-yet, or is above the bound, goes to the worker thread, so the loop is never held longer than the bound.
-The cost is learnt per model as seconds per unit of work (`work_of`: items, or what a task says).
-A lone request that may run inline and came over the only open connection (`Activity.sole_connection`)
-runs within `submit` itself, without queueing for the collector: its task never yields, which saves two
-turns of the event loop.
+A small batch runs inline, on the event loop, when nothing else is queued and `InlinePolicy`
+(app/batching/inline.py) allows it: its learnt cost within `inline_max_s`, the process serving only it.
+The cost is learnt per unit of work (`work_of`: items, or what a task says). A lone request that may run
+inline and came over the only open connection (`Activity.sole_connection`) runs within `submit` itself,
+without queueing for the collector: its task never yields, which saves two turns of the event loop.
 """
 
 from __future__ import annotations
@@ -36,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from app.batching.activity import Activity
+from app.batching.inline import InlinePolicy
 from app.batching.statistics import Duration, Statistics
 from app.errors import DeadlineExceeded, ModelUnavailable, QueueFull
 
@@ -94,9 +91,7 @@ class Batcher(Generic[P, R]):
         self._run_batch = run_batch
         self._size_of = size_of
         self._work_of = work_of or size_of
-        self.inline_max_s = inline_max_s
-        self._activity = activity
-        self._seconds_per_work: float | None = None  # learnt from runs; None until one was measured
+        self.inline = InlinePolicy(inline_max_s, activity)
         self.max_batch_size = max_batch_size
         self.max_batch_delay_s = max_batch_delay_s
         self.max_queue_items = max_queue_items
@@ -146,8 +141,8 @@ class Batcher(Generic[P, R]):
         future: asyncio.Future[R] = loop.create_future()
         pending = _Pending(payload, size, future, started)
         deadline: asyncio.TimerHandle | None = None
-        if (self._activity is not None and self._activity.sole_connection and not self._in_flight
-                and not self._running and self._inline_allowed(self._work_of(payload), 1)):
+        if (self.inline.sole_connection and not self._in_flight and not self._running
+                and self._inline_allowed(self._work_of(payload), 1)):
             pending.taken = True  # never queued: answered (its future done) before the first await
             self.statistics.queue.add(0.0)
             self._finish(self._execute([pending], size), inline=True)
@@ -232,12 +227,17 @@ class Batcher(Generic[P, R]):
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._executor, self._work, batch, items, loop)
 
+    @property
+    def inline_max_s(self) -> float:
+        return self.inline.bound_s
+
+    @inline_max_s.setter
+    def inline_max_s(self, bound_s: float) -> None:
+        self.inline.bound_s = bound_s
+
     def _inline_allowed(self, work: int, requests: int) -> bool:
-        """Whether `work` for these `requests` may run on the event loop: nothing else queued, the process
-        serving only them, and a learnt cost within the bound."""
-        rate = self._seconds_per_work
-        return (rate is not None and rate * work <= self.inline_max_s and not self._queue
-                and (self._activity is None or self._activity.alone(requests)))
+        """Whether `work` for these `requests` may run on the event loop: nothing else queued, and the policy agrees."""
+        return not self._queue and self.inline.allows(work, requests)
 
     def _work(self, batch: list[_Pending[P, R]], items: int, loop: asyncio.AbstractEventLoop) -> None:
         """The worker thread: run this batch, then each batch queued meanwhile, until the queue is empty;
@@ -274,7 +274,7 @@ class Batcher(Generic[P, R]):
                     future.set_exception(run.error)
                 continue
             assert run.results is not None
-            self._learn(run.work, run.seconds)
+            self.inline.learn(run.work, run.seconds)
             self._observer.batch_done(self.name, run.items, run.seconds, inline)
             stats.compute_infer.add(run.seconds * len(run.batch), len(run.batch))
             stats.inference_count += run.items
@@ -284,14 +284,6 @@ class Batcher(Generic[P, R]):
             for pending, result in zip(run.batch, run.results, strict=True):
                 if not pending.future.done():
                     pending.future.set_result(result)
-
-    def _learn(self, work: int, seconds: float) -> None:
-        # Only runs near the bound teach the rate: big batches are cheaper per item and would make small
-        # ones look cheaper than they are. A model too slow for the bound never learns one, so never runs inline.
-        if work > 0 and seconds <= 4 * self.inline_max_s:
-            sample = seconds / work
-            rate = self._seconds_per_work
-            self._seconds_per_work = sample if rate is None else 0.8 * rate + 0.2 * sample
 
 
 def _expire(future: asyncio.Future[R], name: str, timeout_s: float) -> None:

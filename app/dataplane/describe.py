@@ -8,7 +8,7 @@ from typing import Any
 
 from app import __version__
 from app.batching.statistics import Duration
-from app.repository.registry import ModelVersion
+from app.repository.version import ModelVersion
 from app.settings import Settings
 
 DATA_TYPES = {"BYTES": "TYPE_STRING", "BOOL": "TYPE_BOOL"} | {

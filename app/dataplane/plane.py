@@ -20,7 +20,8 @@ from app.dataplane.calls import Call, Calls
 from app.errors import BadRequest, Conflict, InputError, ModelNotFound
 from app.metrics import Metrics
 from app.repository.control import ModelControl
-from app.repository.registry import ModelVersion, Registry
+from app.repository.registry import Registry
+from app.repository.version import ModelVersion
 from app.sequences import SequenceRequest, SequenceStore
 from app.settings import Settings
 from app.tasks import TaskModel

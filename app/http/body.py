@@ -48,7 +48,7 @@ async def read_body(receive: Receive) -> bytes:
 
 def parse_json_object(raw: bytes | str, what: str = "body", arrays: Shapes | None = None) -> dict[str, Any]:
     """A JSON object (a body, a WebSocket frame): 400 when not JSON, 422 when not an object. Fields named
-    in `arrays` come as numpy arrays when they hold items of their shape (app/rest/numeric_json.py)."""
+    in `arrays` come as numpy arrays when they hold items of their shape (app/http/numeric_json.py)."""
     if arrays and isinstance(raw, bytes) and (body := numeric_json.decode(raw, arrays)) is not None:
         return body
     try:

@@ -1,15 +1,14 @@
 """uvicorn's httptools protocol, sending each response's head and body in one write.
 
 uvicorn writes a response's status line and headers when the app starts the response, and its body
-when the app sends it: two send() system calls, two packets, two wake-ups of the client, per response.
-On loopback, on a 2-core virtual machine, those writes took 30% of the event loop's time at 64
-connections (py-spy), about 70 us each. This protocol holds a response's head until the first write
-after it (the body, normally in the same loop turn) and sends the two together; what the client
-receives, byte for byte, does not change.
+when the app sends it: two send() system calls, two packets, two wake-ups of the client, per response,
+a large share of the event loop's time under load (docs/benchmarks.md). This protocol holds a
+response's head until the first write after it (the body, normally in the same loop turn) and sends the
+two together; what the client receives, byte for byte, does not change.
 
 It also tells the app how many connections the process held open when a request's head arrived
 (`open_connections`): over the only open connection, no other request can be waiting unread, so a lone
-request may run to its answer without yielding to the event loop (app/batching/batcher.py).
+request may run to its answer without yielding to the event loop (app/batching/activity.py).
 
 A head is held only where nothing can be waiting for it: not when the client asked for `100 Continue`
 (that interim line is written on its own and must go out at once), and it is sent as soon as anything

@@ -53,7 +53,7 @@ def iso_date_next(prefix: str) -> frozenset[str]:
 
 def iso_date_same_future(prefix: str) -> str:
     """A prefix with the same continuations: once the year is written only its leap-ness matters, so the
-    automaton has about 2,000 states for every date of years 0001-9999 (1,992 counted), not one per prefix."""
+    automaton stays small (docs/dates.md counts its states), not one state per prefix."""
     if len(prefix) < 4:
         return prefix
     return ("2000" if calendar.isleap(int(prefix[:4])) else "2001") + prefix[4:]

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import BadRequest, ModelNotFound
-from app.repository.registry import Registry, valid_model_name
+from app.repository.registry import Registry
+from app.repository.scan import valid_model_name
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -34,9 +34,12 @@ def build_backend(manifest: Manifest, folder: Path, settings: Settings) -> Backe
 
 def load_model(folder: Path, settings: Settings) -> TaskModel[Any, Any]:
     """Read and verify the manifest, open its graphs on the configured backend and device, and wrap
-    them in the manifest's task. Raises ManifestError or BackendError saying what is wrong."""
+    them in the manifest's task, whose signature the manifest's public tensors must be. Raises
+    ManifestError or BackendError saying what is wrong."""
     manifest = read_manifest(folder)
     task = TASKS.get(manifest.task)
     if task is None:
         raise ManifestError(f"{folder / 'manifest.json'}: unknown task {manifest.task!r}; known: {sorted(TASKS)}")
-    return task(manifest, build_backend(manifest, folder, settings), settings)
+    model = task(manifest, build_backend(manifest, folder, settings), settings)
+    model.check_signature()
+    return model

@@ -14,67 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
 
 from app.batching.activity import Activity
-from app.batching.batcher import Batcher
 from app.errors import ModelNotFound
 from app.metrics import Metrics
-from app.repository.loader import load_model
-from app.repository.manifest import Manifest, ManifestError
-from app.runtime.base import BackendError
+from app.repository.scan import Found, model_names, scan
+from app.repository.version import LOAD_ERRORS, ModelVersion, load_and_warm, start_batcher
 from app.settings import Settings
-from app.tasks import TaskModel
 
 logger = logging.getLogger(__name__)
-
-WARMUP_BATCH_SIZES = (1, 8)
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # a folder directly under the repository
-
-State = Literal["loading", "ready", "failed"]
-
-
-def valid_model_name(name: str) -> bool:
-    return bool(MODEL_NAME.match(name)) and ".." not in name
-
-
-def fingerprint(folder: Path) -> str:
-    """What changes when a file of the folder is replaced, rewritten or removed (names, sizes, mtimes);
-    cheap enough to take for every version at every poll."""
-    try:
-        entries = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns)
-                         for e in os.scandir(folder) if e.is_file(follow_symlinks=False))
-    except OSError:
-        return ""
-    return repr(entries)
-
-
-@dataclass
-class ModelVersion:
-    name: str
-    version: int
-    folder: Path
-    state: State = "loading"
-    reason: str = ""
-    manifest: Manifest | None = None
-    model: TaskModel[Any, Any] | None = None
-    batcher: Batcher[Any, Any] | None = None
-    load_s: float = 0.0
-    warnings: list[str] = field(default_factory=list)
-    fingerprint: str = ""  # of the files this entry was loaded from
-    failed_fingerprint: str = ""  # of files that failed to load: not tried again until they change
-    loaded_at: float = 0.0  # unix time
-
-    @property
-    def key(self) -> str:
-        return f"{self.name}/{self.version}"
-
 
 class Registry:
     def __init__(self, settings: Settings, metrics: Metrics | None = None, activity: Activity | None = None) -> None:
@@ -91,35 +42,17 @@ class Registry:
 
     # --- the repository
 
-    def scan(self, names: Iterable[str] | None = None) -> tuple[dict[str, tuple[str, int, Path, str]], list[str]]:
-        """key -> (name, version, folder, fingerprint) for the version folders the policies select, of
-        `names` (default: the wanted models), and the repository-level problems found."""
-        root = self.settings.model_dir
-        problems: list[str] = []
-        if not root.is_dir():
-            return {}, [f"model directory {root} does not exist"]
+    def scan(self, names: Iterable[str] | None = None) -> tuple[Found, list[str]]:
+        """The version folders the policies select, of `names` (default: the wanted models), and the
+        repository-level problems found."""
         scoped = names is not None
         if names is None:
             names = self.wanted if self.wanted is not None else self.model_names()
-        found: dict[str, tuple[str, int, Path, str]] = {}
-        for name in sorted(names):
-            folders = {int(p.name): p for p in (root / name).glob("*")
-                       if p.is_dir() and p.name.isascii() and p.name.isdigit()} if valid_model_name(name) else {}
-            if not folders:
-                problems.append(f"{root / name}: no version folders (expected {root / name}/<integer>/)")
-            for version in self.settings.policy_for(name).select(list(folders)):
-                found[f"{name}/{version}"] = (name, version, folders[version], fingerprint(folders[version]))
-        if not found and not problems:
-            problems.append(f"no version of {sorted(names)} is selected by its version policy" if scoped
-                            else f"model directory {root} holds no models")
-        return found, problems
+        return scan(self.settings.model_dir, names, self.settings.policy_for, scoped)
 
     def model_names(self) -> list[str]:
         """Every model folder in the repository, whether it serves or not."""
-        root = self.settings.model_dir
-        if not root.is_dir():
-            return []
-        return sorted(p.name for p in root.iterdir() if p.is_dir() and valid_model_name(p.name))
+        return model_names(self.settings.model_dir)
 
     async def load_all(self) -> None:
         await self.sync()
@@ -166,12 +99,8 @@ class Registry:
             self._publish(entry)
         started = time.perf_counter()
         try:
-            model = await asyncio.to_thread(load_model, folder, self.settings)
-            for payload in model.warmup_payloads(list(WARMUP_BATCH_SIZES) if self.settings.warmup else []):
-                await asyncio.to_thread(model.run_batch, [payload])
-            if fingerprint(folder) != prints:  # written to while it loaded: take it at the next look
-                raise ManifestError(f"{folder}: files changed while loading")
-        except (ManifestError, BackendError, OSError, KeyError, ValueError, RuntimeError) as exc:
+            model = await load_and_warm(folder, prints, self.settings)
+        except LOAD_ERRORS as exc:
             self._count_load(entry.key, "failed", time.perf_counter() - started)
             if serving:
                 assert current is not None
@@ -185,12 +114,7 @@ class Registry:
             return str(exc)
         backend = model.backend
         entry.manifest, entry.model, entry.warnings = model.manifest, model, list(backend.warnings)
-        entry.batcher = Batcher(
-            entry.key, model.run_batch, model.size, self.settings.max_batch_size,
-            self.settings.max_batch_delay_ms / 1000, self.settings.max_queue_items, self.metrics,
-            inline_max_s=self.settings.inline_max_ms / 1000, work_of=model.work, activity=self.activity,
-        )
-        entry.batcher.start()
+        entry.batcher = start_batcher(entry.key, model, self.settings, self.metrics, self.activity)
         entry.load_s = time.perf_counter() - started
         entry.loaded_at = time.time()
         entry.state = "ready"

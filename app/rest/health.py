@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from app.http.deps import DataPlaneDep
 from app.http.responses import FastJSONResponse
-from app.repository.registry import ModelVersion
+from app.repository.version import ModelVersion
 
 router = APIRouter()
 

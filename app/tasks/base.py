@@ -1,44 +1,33 @@
 """What a task declares: its whole contract and its batch run, in one class per task module.
 
-A task module is the only place that knows its payload. It says how a typed JSON body becomes a
-payload and a result becomes the JSON answer (`parse_json`, `answer_json`, `request_model`,
-`response_model` for OpenAPI), how V2 tensors map to the same payload and back (`signature`,
-`parse_tensors`, `answer_tensors`), and how a batch of payloads runs (`run_batch`, `size`,
-`warmup_payloads`). Subclasses register themselves under their `task` name: the manifest's `task`
-picks one, and the typed routes, `GET /models`, V2 metadata and OpenAPI all read these declarations.
+A task module is the only place that knows its payload. Its request is declared once, as `INPUTS`
+(app/tasks/contract.py): the OpenAPI body, the JSON and tensor checks and the V2 signature all come from
+it, and `payload(values)` makes one payload from the checked values of either protocol. It says how a
+result becomes the JSON answer and the output tensors (`answer_json`, `answer_tensors`, `OUTPUTS`), and
+how a batch of payloads runs (`run_batch`, `size`, `warmup_payloads`). Subclasses register themselves
+under their `task` name: the manifest's `task` picks one, and the typed routes, `GET /models`, V2 metadata
+and OpenAPI all read these declarations.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, ClassVar, Generic, TypeVar
 
-import numpy as np
 from pydantic import BaseModel
 
 from app.errors import InputError
-from app.repository.manifest import Manifest, TensorSpec
+from app.repository.manifest import Manifest, ManifestError, TensorSpec
 from app.runtime.base import Backend
 from app.settings import Settings
+from app.tasks import contract
+from app.tasks.contract import Input, Signature
 from app.tensors import Tensor
 
 P = TypeVar("P")
 R = TypeVar("R")
 
 TASKS: dict[str, type[TaskModel[Any, Any]]] = {}
-
-
-@dataclass(frozen=True)
-class Signature:
-    """A model's public tensors, as V2 metadata and `GET /models` show them."""
-
-    inputs: list[TensorSpec]
-    outputs: list[TensorSpec]
-
-    def describe(self) -> dict[str, list[dict[str, Any]]]:
-        return {"inputs": [s.describe() for s in self.inputs], "outputs": [s.describe() for s in self.outputs]}
 
 
 class TaskModel(ABC, Generic[P, R]):
@@ -48,17 +37,20 @@ class TaskModel(ABC, Generic[P, R]):
     default_model: ClassVar[str] = ""  # the model a typed request gets without ?model=
     model_field: ClassVar[str | None] = None  # a body field that may name the model (the translator's "model")
     response_model: ClassVar[type[BaseModel] | None] = None  # the typed answer, for OpenAPI
+    INPUTS: ClassVar[tuple[Input, ...]] = ()  # the request, declared once
+    OUTPUTS: ClassVar[tuple[TensorSpec, ...]] = ()  # the output tensors
+    EXAMPLE: ClassVar[dict[str, Any]] = {}  # a typed request body that works, for the docs
     state_inputs: ClassVar[tuple[str, ...]] = ()  # V2 inputs that carry state (stateful tasks)
     stateful: ClassVar[bool] = False  # steps carry state: the typed route takes a token, a WebSocket the stream
     state_field: ClassVar[str] = "state"  # the JSON field carrying a stateful task's state token
     upload_route: ClassVar[str | None] = None  # a multipart route taking one uploaded file (`parse_upload`)
     upload_summary: ClassVar[str] = ""
-    # JSON body fields of fixed-shape numeric items (field -> one item's shape), which `parse_json` may get
-    # as a float64 numpy array [n, *shape] instead of lists: the body reader skips a Python float per number.
+    # Derived: JSON fields of fixed-shape numeric items, which the body reader may give as one numpy array.
     json_arrays: ClassVar[dict[str, tuple[int, ...]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls.json_arrays = contract.json_arrays(cls.INPUTS)
         if "task" in cls.__dict__:
             TASKS[cls.task] = cls
 
@@ -68,41 +60,74 @@ class TaskModel(ABC, Generic[P, R]):
         self.settings = settings
         self.max_items = settings.max_items
 
-    @cached_property
-    def body_fields(self) -> frozenset[str]:
-        request = self.request_model(self)
-        return frozenset(request.model_fields) if request is not None else frozenset()
+    # --- the declaration and what follows from it
 
-    # --- the typed JSON contract
+    def inputs(self) -> tuple[Input, ...]:
+        """The request's inputs; a task whose manifest declares them (the tensor task) reads them there."""
+        return self.INPUTS
+
+    def outputs(self) -> tuple[TensorSpec, ...]:
+        return self.OUTPUTS
+
+    def signature(self) -> Signature:
+        """Inputs and outputs as tensors (V2 metadata, `GET /models`)."""
+        return contract.signature_of(self.inputs(), list(self.outputs()))
+
+    @classmethod
+    def declared_signature(cls) -> Signature:
+        """The signature the task declares (what training writes into a manifest)."""
+        return contract.signature_of(cls.INPUTS, list(cls.OUTPUTS))
 
     @classmethod
     def request_model(cls, model: TaskModel[Any, Any] | None) -> type[BaseModel] | None:
         """The typed request body for OpenAPI, with the limits of `model`'s manifest when one is loaded."""
-        return None
+        if not cls.route:
+            return None
+        return contract.request_model(cls.__name__.removesuffix("Model") + "Request", cls.INPUTS, model, cls.EXAMPLE)
+
+    def check_signature(self) -> None:
+        """The manifest's public tensors, where it declares them, must be the task's (the loader calls this)."""
+        declared = {"inputs": self.manifest.inputs, "outputs": self.manifest.outputs}
+        signature = self.signature()
+        for kind, specs in (("inputs", signature.inputs), ("outputs", signature.outputs)):
+            if declared[kind] and [(s.name, s.datatype, s.shape) for s in declared[kind]] != \
+                    [(s.name, s.datatype, s.shape) for s in specs]:
+                raise ManifestError(f"{self.manifest.name}/{self.manifest.version}: the manifest's {kind} "
+                                    f"{[s.describe() for s in declared[kind]]} are not task {self.task}'s "
+                                    f"{[s.describe() for s in specs]}")
+
+    # --- requests: both protocols' checked values make one payload
 
     def parse_json(self, body: dict[str, Any]) -> P:
-        raise InputError(f"model {self.manifest.name!r} (task {self.task}) has no typed JSON route; use V2 infer")
+        if not self.route:
+            raise InputError(f"model {self.manifest.name!r} (task {self.task}) has no typed JSON route; use V2 infer")
+        return self.payload(contract.json_values(self.inputs(), body, self))
+
+    def parse_tensors(self, inputs: dict[str, Tensor]) -> P:
+        return self.payload(contract.tensor_values(self.inputs(), inputs, self))
+
+    @abstractmethod
+    def payload(self, values: dict[str, Any]) -> P:
+        """Checked values (JSON or tensors) -> the payload, with the task's own checks."""
+
+    def reject_unknown(self, body: dict[str, Any]) -> None:
+        known = {i.name for i in self.inputs() if i.json}
+        unknown = sorted(set(body) - known)
+        if unknown:
+            raise InputError(f"unknown field(s) {', '.join(map(repr, unknown))}; expected {sorted(known)}")
+
+    # --- answers
 
     def answer_json(self, result: R) -> dict[str, Any]:
         raise NotImplementedError
 
-    def parse_upload(self, data: bytes) -> P:
-        """An uploaded file (the upload route's) -> a payload; runs off the event loop."""
-        raise InputError(f"model {self.manifest.name!r} (task {self.task}) takes no uploaded file")
-
-    # --- the V2 tensor contract
-
-    @abstractmethod
-    def signature(self) -> Signature:
-        """Inputs and outputs as tensors."""
-
-    @abstractmethod
-    def parse_tensors(self, inputs: dict[str, Tensor]) -> P:
-        """V2 inputs -> the payload the JSON body would give, with the same checks."""
-
     @abstractmethod
     def answer_tensors(self, result: R) -> list[Tensor]:
         """A result as the signature's output tensors."""
+
+    def parse_upload(self, data: bytes) -> P:
+        """An uploaded file (the upload route's) -> a payload; runs off the event loop."""
+        raise InputError(f"model {self.manifest.name!r} (task {self.task}) takes no uploaded file")
 
     # --- state carried between requests (stateful tasks only): the V2 sequence parameters use these
 
@@ -144,33 +169,5 @@ class TaskModel(ABC, Generic[P, R]):
     def warmup_payloads(self, batch_sizes: list[int]) -> list[P]:
         """Realistic payloads of the given sizes, to run before the model is reported ready."""
 
-    # --- helpers for parsing
 
-    def reject_unknown(self, body: dict[str, Any]) -> None:
-        if self.body_fields.issuperset(body):
-            return
-        unknown = sorted(set(body) - self.body_fields)
-        if unknown:
-            raise InputError(f"unknown field(s) {', '.join(map(repr, unknown))}; expected {sorted(self.body_fields)}")
-
-    def only_known(self, inputs: dict[str, Tensor]) -> None:
-        known = {spec.name for spec in self.signature().inputs}
-        unknown = sorted(set(inputs) - known)
-        if unknown:
-            raise InputError(f"unknown input(s) {unknown}; expected {sorted(known)}")
-
-
-def require(body: dict[str, Any], field: str) -> Any:
-    if field not in body:
-        raise InputError(f"missing field {field!r}")
-    return body[field]
-
-
-def tensor_scalar(inputs: dict[str, Tensor], name: str, default: int) -> int:
-    """An optional one-element integer input."""
-    tensor = inputs.get(name)
-    if tensor is None:
-        return default
-    if not isinstance(tensor.data, np.ndarray) or tensor.data.size != 1 or tensor.data.dtype.kind not in "iu":
-        raise InputError(f"input {name!r} must be one integer")
-    return int(tensor.data.ravel()[0])
+__all__ = ["TASKS", "Input", "Signature", "TaskModel"]

@@ -7,32 +7,18 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from app.errors import InputError, PayloadTooLarge
 from app.processing.images import ImageError, ImageTooLarge, image_to_mnist
 from app.repository.manifest import Manifest, TensorSpec
 from app.runtime.base import Backend
 from app.settings import Settings
-from app.tasks.base import Signature, TaskModel, require
+from app.tasks.base import TaskModel
+from app.tasks.contract import Input
 from app.tensors import Tensor
 
 DIGIT_EXAMPLE: Any = json.loads((Path(__file__).parent / "examples" / "digit.json").read_text())
-
-SIGNATURE = Signature(
-    inputs=[TensorSpec(name="images", datatype="FP32", shape=[-1, 28, 28])],
-    outputs=[TensorSpec(name="probabilities", datatype="FP32", shape=[-1, 10]),
-             TensorSpec(name="digit", datatype="INT64", shape=[-1])],
-)
-
-
-class DigitRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"images": [DIGIT_EXAMPLE]}]})
-
-    images: list[list[list[float]]] = Field(
-        description="28x28 images, pixel values in [0, 1], ink high (MNIST polarity).", min_length=1
-    )
-
 
 class DigitPrediction(BaseModel):
     digit: int
@@ -52,56 +38,18 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return probabilities
 
 
-def _describe(image: Any) -> str:
-    if not isinstance(image, list):
-        return type(image).__name__
-    rows = [len(row) if isinstance(row, list) else type(row).__name__ for row in image[:28]]
-    return f"{len(image)} rows of lengths {rows}" if image else "an empty list"
-
-
-def check_images(raw: Any, max_items: int) -> np.ndarray:
-    """JSON-decoded `images` (or an array from a tensor) -> float32 [n, 28, 28] in [0, 1], or an
-    InputError saying what is wrong."""
-    images = _array_images(raw) if isinstance(raw, np.ndarray) else _list_images(raw)
-    if len(images) == 0:
-        raise InputError("'images' is empty; send at least one image")
-    if len(images) > max_items:
-        raise InputError(f"'images' has {len(images)} images; at most {max_items} per request")
+def check_images(images: np.ndarray) -> np.ndarray:
+    """Images [n, 28, 28] (as the declaration's checks give them) -> float32 in [0, 1], or an InputError
+    naming the first image with a pixel outside."""
+    images = images.astype(np.float32, copy=False)
     # The bounds alone decide (NaN fails both comparisons); a bad array is described only once found.
     low, high = images.min(), images.max()
     if not (low >= 0.0 and high <= 1.0):
         if not np.isfinite(images).all():
             index = int(np.argwhere(~np.isfinite(images))[0][0])
-            if isinstance(raw, list) and any(value is None for row in raw[index] for value in row):
-                raise InputError(f"images[{index}] must contain only numbers, found null")  # numpy reads null as NaN
             raise InputError(f"images[{index}] contains NaN or infinity")
         index = int(np.argwhere((images < 0) | (images > 1))[0][0])
         raise InputError(f"images[{index}] has pixel values outside [0, 1] (scale 0..255 images by 1/255)")
-    return images
-
-
-def _array_images(raw: np.ndarray) -> np.ndarray:
-    if raw.ndim != 3 or raw.shape[1:] != (28, 28):
-        raise InputError(f"images must have shape [n, 28, 28], got {list(raw.shape)}")
-    return raw.astype(np.float32, copy=False)
-
-
-def _list_images(raw: Any) -> np.ndarray:
-    if not isinstance(raw, list):
-        raise InputError("'images' must be a list of 28x28 images (lists of 28 rows of 28 numbers)")
-    if not raw:
-        raise InputError("'images' is empty; send at least one image")
-    try:
-        images = np.asarray(raw, dtype=np.float32)
-    except (ValueError, TypeError, OverflowError):
-        images = None
-    if images is None or images.ndim != 3 or images.shape[1:] != (28, 28):
-        for index, image in enumerate(raw):
-            if not isinstance(image, list) or len(image) != 28 or any(
-                not isinstance(row, list) or len(row) != 28 for row in image
-            ):
-                raise InputError(f"images[{index}] must be 28 rows of 28 numbers, got {_describe(image)}")
-        raise InputError("'images' must contain only numbers")
     return images
 
 
@@ -113,7 +61,11 @@ class DigitModel(TaskModel[np.ndarray, np.ndarray]):
     summary = "Classify 28x28 digit images"
     default_model = "digit"
     response_model = DigitResponse
-    json_arrays: ClassVar[dict[str, tuple[int, ...]]] = {"images": (28, 28)}
+    INPUTS = (Input("images", "FP32", (-1, 28, 28), "28x28 images, pixel values in [0, 1], ink high (MNIST "
+                    "polarity).", items="max_items"),)
+    OUTPUTS = (TensorSpec(name="probabilities", datatype="FP32", shape=[-1, 10]),
+               TensorSpec(name="digit", datatype="INT64", shape=[-1]))
+    EXAMPLE: ClassVar[dict[str, Any]] = {"images": [DIGIT_EXAMPLE]}
     upload_route = "/predict/digit/image"
     upload_summary = "Classify an uploaded picture of a digit (PNG, JPEG, ... of any size; dark ink on light paper)"
 
@@ -122,13 +74,8 @@ class DigitModel(TaskModel[np.ndarray, np.ndarray]):
         # Any graph taking [B, 28, 28] images to [B, 10] logits serves, whatever its tensors are called.
         self.input_name = self.manifest.artifacts["model"].inputs[0].name
 
-    @classmethod
-    def request_model(cls, model: TaskModel[Any, Any] | None) -> type[BaseModel]:
-        return DigitRequest
-
-    def parse_json(self, body: dict[str, Any]) -> np.ndarray:
-        self.reject_unknown(body)
-        return check_images(require(body, "images"), self.max_items)
+    def payload(self, values: dict[str, Any]) -> np.ndarray:
+        return check_images(values["images"])
 
     def parse_upload(self, data: bytes) -> np.ndarray:
         """An uploaded picture (any size, dark ink on light paper works) -> a one-image payload."""
@@ -148,19 +95,6 @@ class DigitModel(TaskModel[np.ndarray, np.ndarray]):
             for d, p in zip(digits.tolist(), result, strict=True)
         ]}
 
-    def signature(self) -> Signature:
-        return SIGNATURE
-
-    def parse_tensors(self, inputs: dict[str, Tensor]) -> np.ndarray:
-        if len(inputs) == 1:  # a lone image tensor, whatever a client calls it
-            tensor = next(iter(inputs.values()))
-        else:
-            self.only_known(inputs)
-            tensor = inputs["images"]
-        if not isinstance(tensor.data, np.ndarray) or tensor.data.dtype.kind != "f":
-            raise InputError("images must be FP32")
-        return check_images(tensor.data, self.max_items)
-
     def answer_tensors(self, result: np.ndarray) -> list[Tensor]:
         probabilities = np.asarray(result, dtype=np.float32)
         digits = probabilities.argmax(axis=1).astype(np.int64)
@@ -178,3 +112,6 @@ class DigitModel(TaskModel[np.ndarray, np.ndarray]):
     def warmup_payloads(self, batch_sizes: list[int]) -> list[np.ndarray]:
         rng = np.random.default_rng(0)
         return [rng.random((n, 28, 28), dtype=np.float32) for n in batch_sizes]
+
+
+SIGNATURE = DigitModel.declared_signature()

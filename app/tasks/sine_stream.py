@@ -10,39 +10,24 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from app.errors import Conflict, InputError
 from app.repository.manifest import Manifest, TensorSpec
 from app.runtime.base import Backend
 from app.settings import Settings
 from app.state_token import StateTokenError, decode_array, encode_array, sign, verify
-from app.tasks.base import Signature, TaskModel, require, tensor_scalar
+from app.tasks import contract
+from app.tasks.base import TaskModel
+from app.tasks.contract import Input, run_grouped
 from app.tensors import Tensor
 
 DEFAULT_HORIZON = 16
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 STATE_INPUTS = ("h", "c", "count", "mean", "m2")
-SIGNATURE = Signature(
-    inputs=[TensorSpec(name="values", datatype="FP32", shape=[-1, -1]),
-            TensorSpec(name="h", datatype="FP32", shape=[-1, -1, -1]),
-            TensorSpec(name="c", datatype="FP32", shape=[-1, -1, -1]),
-            TensorSpec(name="count", datatype="FP64", shape=[-1]),
-            TensorSpec(name="mean", datatype="FP64", shape=[-1]),
-            TensorSpec(name="m2", datatype="FP64", shape=[-1])],
-    outputs=[TensorSpec(name="forecast", datatype="FP32", shape=[-1, -1]),
-             TensorSpec(name="h_out", datatype="FP32", shape=[-1, -1, -1]),
-             TensorSpec(name="c_out", datatype="FP32", shape=[-1, -1, -1]),
-             TensorSpec(name="count_out", datatype="FP64", shape=[-1]),
-             TensorSpec(name="mean_out", datatype="FP64", shape=[-1]),
-             TensorSpec(name="m2_out", datatype="FP64", shape=[-1])],
-)
-EXAMPLE: Any = {"values": [0.42], "horizon": DEFAULT_HORIZON, "state": None}
-
-
 class StreamResponse(BaseModel):
     model: str
     version: int
@@ -84,6 +69,27 @@ class SineStreamModel(TaskModel[StreamStep, StreamResult]):
     response_model = StreamResponse
     state_inputs = STATE_INPUTS
     stateful = True
+    INPUTS = (
+        Input("values", "FP32", (-1, -1), "New observations, oldest first (one or many); as a tensor, [1, T].",
+              items="max_values", json_shape=(-1,)),
+        Input("horizon", "INT64", (1,), "Values to forecast.", scalar=True, default=DEFAULT_HORIZON, low=1,
+              high="max_horizon"),
+        Input("state", "BYTES", (1,), "The previous answer's `state`; null starts a stream.", scalar=True,
+              default=None, nullable=True, opaque=True, where="json"),
+        # V2 carries the state itself: all of these, or none for a new stream
+        Input("h", "FP32", (-1, -1, -1), "LSTM h, [layers, 1, hidden].", default=None, where="tensor"),
+        Input("c", "FP32", (-1, -1, -1), "LSTM c, [layers, 1, hidden].", default=None, where="tensor"),
+        Input("count", "FP64", (-1,), "Values seen.", default=None, where="tensor"),
+        Input("mean", "FP64", (-1,), "Their running mean.", default=None, where="tensor"),
+        Input("m2", "FP64", (-1,), "Their running sum of squared deviations.", default=None, where="tensor"),
+    )
+    OUTPUTS = (TensorSpec(name="forecast", datatype="FP32", shape=[-1, -1]),
+               TensorSpec(name="h_out", datatype="FP32", shape=[-1, -1, -1]),
+               TensorSpec(name="c_out", datatype="FP32", shape=[-1, -1, -1]),
+               TensorSpec(name="count_out", datatype="FP64", shape=[-1]),
+               TensorSpec(name="mean_out", datatype="FP64", shape=[-1]),
+               TensorSpec(name="m2_out", datatype="FP64", shape=[-1]))
+    EXAMPLE: ClassVar[dict[str, Any]] = {"values": [0.42], "horizon": DEFAULT_HORIZON, "state": None}
 
     def __init__(self, manifest: Manifest, backend: Backend, settings: Settings) -> None:
         super().__init__(manifest, backend, settings)
@@ -95,20 +101,6 @@ class SineStreamModel(TaskModel[StreamStep, StreamResult]):
         # evaluation, scripts) signs with one of its own.
         key = settings.stream_key.get_secret_value() if settings.stream_key else secrets.token_urlsafe(32)
         self.key = key.encode()
-
-    @classmethod
-    def request_model(cls, model: TaskModel[Any, Any] | None) -> type[BaseModel]:
-        max_horizon = model.max_horizon if isinstance(model, SineStreamModel) else 64
-        max_values = model.max_values if isinstance(model, SineStreamModel) else None
-
-        class SineStreamRequest(BaseModel):
-            model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
-            values: list[float] = Field(min_length=1, max_length=max_values,
-                                        description="New observations, oldest first (one or many).")
-            horizon: int = Field(DEFAULT_HORIZON, ge=1, le=max_horizon, description="Values to forecast.")
-            state: str | None = Field(None, description="The previous answer's `state`; null starts a stream.")
-
-        return SineStreamRequest
 
     # --- state
 
@@ -149,64 +141,42 @@ class SineStreamModel(TaskModel[StreamStep, StreamResult]):
     def state_of(self, result: StreamResult) -> StreamState:
         return result.state
 
-    # --- the typed JSON contract
+    # --- requests: the state comes as a token (JSON) or as tensors (V2)
 
-    def parse_json(self, body: dict[str, Any]) -> StreamStep:
-        self.reject_unknown(body)
-        return self.step_json(body, self.open_state(body.get("state")))
+    def payload(self, values: dict[str, Any]) -> StreamStep:
+        state = self.open_state(values["state"]) if "state" in values else self._tensor_state(values)
+        return self._step(values, state)
 
-    def step_json(self, body: dict[str, Any], state: StreamState) -> StreamStep:
-        """New values and a horizon from a JSON object (a request body or a WebSocket frame), to run on `state`."""
-        values = require(body, "values")
-        if not isinstance(values, list) or not values:
-            raise InputError("'values' must be a non-empty list of numbers")
-        if len(values) > self.max_values:
-            raise InputError(f"'values' has {len(values)} values; at most {self.max_values} per step")
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-            raise InputError("'values' must contain only numbers")
-        horizon = body.get("horizon", DEFAULT_HORIZON)
-        array = np.asarray(values, dtype=np.float64)
-        if np.isfinite(array).all() and np.abs(array).max() > FLOAT32_MAX:
+    def step_json(self, frame: dict[str, Any], state: StreamState) -> StreamStep:
+        return self._step(contract.json_values(self.inputs(), frame, self), state)
+
+    def _step(self, values: dict[str, Any], state: StreamState) -> StreamStep:
+        array = values["values"]
+        if array.ndim == 2:  # a tensor
+            if array.shape[0] != 1:
+                raise InputError("'values' must be FP32 of shape [1, T]: one stream's new observations")
+            array = array[0]
+        if len(array) > self.max_values:
+            raise InputError(f"'values' has {len(array)} values; at most {self.max_values} per step")
+        if np.abs(array).max() > FLOAT32_MAX:
             raise InputError("'values' holds a number beyond float32's range")
-        return self._step(array.astype(np.float32), horizon, state)
+        return StreamStep(array.astype(np.float32), state, values["horizon"])
 
-    def _step(self, values: np.ndarray, horizon: Any, state: StreamState) -> StreamStep:
-        if not np.isfinite(values).all():
-            raise InputError("'values' contains NaN or infinity")
-        if not isinstance(horizon, int) or isinstance(horizon, bool) or not 1 <= horizon <= self.max_horizon:
-            raise InputError(f"'horizon' must be an integer from 1 to {self.max_horizon}, got {horizon!r}")
-        return StreamStep(values, state, horizon)
+    def _tensor_state(self, values: dict[str, Any]) -> StreamState:
+        given = {name: values[name] for name in STATE_INPUTS if values.get(name) is not None}
+        if not given:
+            return self.initial_state()
+        if set(given) != set(STATE_INPUTS):
+            raise InputError(f"send all of {list(STATE_INPUTS)} or none (a new stream)")
+        h, c = (np.asarray(given[k], dtype=np.float32) for k in ("h", "c"))
+        if h.shape != (self.layers, 1, self.hidden) or c.shape != h.shape:
+            raise InputError(f"'h' and 'c' must have shape {[self.layers, 1, self.hidden]}")
+        count, mean, m2 = (float(np.asarray(given[k]).ravel()[0]) for k in ("count", "mean", "m2"))
+        return StreamState(h[:, 0], c[:, 0], count, mean, m2)
 
     def answer_json(self, result: StreamResult) -> dict[str, Any]:
         return {"forecast": result.forecast[: result.horizon], "state": self.seal_state(result.state),
                 "observed": int(result.state.count)}
-
-    # --- V2: the step graph itself, state passed in and out as tensors
-
-    def signature(self) -> Signature:
-        return SIGNATURE
-
-    def parse_tensors(self, inputs: dict[str, Tensor]) -> StreamStep:
-        unknown = sorted(set(inputs) - {spec.name for spec in SIGNATURE.inputs} - {"horizon"})
-        if unknown:
-            raise InputError(f"unknown input(s) {unknown}; expected values, optional horizon, and the state "
-                             f"{list(STATE_INPUTS)} (none for a new stream)")
-        values = inputs.get("values")
-        if values is None or not isinstance(values.data, np.ndarray) or values.data.ndim != 2 or \
-                values.data.shape[0] != 1:
-            raise InputError("'values' must be FP32 of shape [1, T]: one stream's new observations")
-        state = self.initial_state()
-        given = {name: inputs[name].data for name in STATE_INPUTS if name in inputs}
-        if given:
-            if set(given) != set(STATE_INPUTS):
-                raise InputError(f"send all of {list(STATE_INPUTS)} or none (a new stream)")
-            h, c = (np.asarray(given[k], dtype=np.float32) for k in ("h", "c"))
-            if h.shape != (self.layers, 1, self.hidden) or c.shape != h.shape:
-                raise InputError(f"'h' and 'c' must have shape {[self.layers, 1, self.hidden]}")
-            count, mean, m2 = (float(np.asarray(given[k]).ravel()[0]) for k in ("count", "mean", "m2"))
-            state = StreamState(h[:, 0], c[:, 0], count, mean, m2)
-        horizon = tensor_scalar(inputs, "horizon", self.max_horizon)
-        return self._step(np.asarray(values.data[0], dtype=np.float32), horizon, state)
 
     def answer_tensors(self, result: StreamResult) -> list[Tensor]:
         s = result.state
@@ -227,29 +197,25 @@ class SineStreamModel(TaskModel[StreamStep, StreamResult]):
         return len(payload.values)
 
     def run_batch(self, payloads: list[StreamStep]) -> list[StreamResult]:
-        results: list[StreamResult | None] = [None] * len(payloads)
-        by_length: dict[int, list[int]] = {}
-        for index, payload in enumerate(payloads):
-            by_length.setdefault(len(payload.values), []).append(index)
-        for indices in by_length.values():  # one graph run per step length
-            group = [payloads[i] for i in indices]
-            outputs = self.backend.run("model", {
-                "values": np.stack([p.values for p in group]),
-                "h": np.stack([p.state.h for p in group], axis=1),
-                "c": np.stack([p.state.c for p in group], axis=1),
-                "count": np.array([p.state.count for p in group], dtype=np.float64),
-                "mean": np.array([p.state.mean for p in group], dtype=np.float64),
-                "m2": np.array([p.state.m2 for p in group], dtype=np.float64),
-            })
-            forecast, h, c, count, mean, m2 = outputs
-            for row, index in enumerate(indices):
-                state = StreamState(h[:, row].copy(), c[:, row].copy(), float(count[row]), float(mean[row]),
-                                    float(m2[row]))
-                results[index] = StreamResult(forecast[row], state, payloads[index].horizon)
-        return [r for r in results if r is not None]
+        return run_grouped(payloads, lambda payload: len(payload.values), self._run_steps)  # one run per step length
+
+    def _run_steps(self, group: list[StreamStep]) -> list[StreamResult]:
+        forecast, h, c, count, mean, m2 = self.backend.run("model", {
+            "values": np.stack([p.values for p in group]),
+            "h": np.stack([p.state.h for p in group], axis=1),
+            "c": np.stack([p.state.c for p in group], axis=1),
+            "count": np.array([p.state.count for p in group], dtype=np.float64),
+            "mean": np.array([p.state.mean for p in group], dtype=np.float64),
+            "m2": np.array([p.state.m2 for p in group], dtype=np.float64),
+        })
+        return [StreamResult(forecast[row], StreamState(h[:, row].copy(), c[:, row].copy(), float(count[row]),
+                                                        float(mean[row]), float(m2[row])), payload.horizon)
+                for row, payload in enumerate(group)]
 
     def warmup_payloads(self, batch_sizes: list[int]) -> list[StreamStep]:
         rng = np.random.default_rng(0)
         return [StreamStep(rng.normal(size=n).astype(np.float32), self.initial_state(), DEFAULT_HORIZON)
                 for n in batch_sizes]
 
+
+SIGNATURE = SineStreamModel.declared_signature()

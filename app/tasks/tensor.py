@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 
 from app.errors import InputError
-from app.repository.manifest import Manifest, ManifestError
+from app.repository.manifest import Manifest, ManifestError, TensorSpec
 from app.runtime.base import Backend
 from app.settings import Settings
-from app.tasks.base import Signature, TaskModel
+from app.tasks.base import TaskModel
+from app.tasks.contract import Input, run_grouped
 from app.tensors import DTYPES, Tensor
 
 Feeds = dict[str, np.ndarray]
@@ -41,39 +42,27 @@ class TensorModel(TaskModel[Feeds, Feeds]):
             if spec.datatype not in DTYPES:
                 raise ManifestError(f"{manifest.name}: tensor {spec.name!r} has datatype {spec.datatype!r}; "
                                     f"a tensor model takes {sorted(DTYPES)}")
-        self._signature = Signature(list(manifest.inputs), list(manifest.outputs))
         self.batched = all(spec.shape and spec.shape[0] == -1 for spec in manifest.inputs)
+        # The manifest declares the request: every input required, the batch dimension bounded by max_items.
+        self._inputs = tuple(Input(spec.name, spec.datatype, tuple(spec.shape), where="tensor",
+                                   items="max_items" if self.batched else None) for spec in manifest.inputs)
 
-    def signature(self) -> Signature:
-        return self._signature
+    def inputs(self) -> tuple[Input, ...]:
+        return self._inputs
 
-    def parse_tensors(self, inputs: dict[str, Tensor]) -> Feeds:
-        self.only_known(inputs)
-        feeds: Feeds = {}
-        rows = set()
-        for spec in self._signature.inputs:
-            tensor = inputs.get(spec.name)
-            if tensor is None:
-                raise InputError(f"missing input {spec.name!r}")
-            if tensor.datatype != spec.datatype or not isinstance(tensor.data, np.ndarray):
-                raise InputError(f"input {spec.name!r} must be {spec.datatype}, got {tensor.datatype}")
-            shape = list(tensor.data.shape)
-            if len(shape) != len(spec.shape) or any(d not in (-1, s) for d, s in zip(spec.shape, shape, strict=True)):
-                raise InputError(f"input {spec.name!r} must have shape {spec.shape} (-1: any size), got {shape}")
-            if tensor.data.dtype.kind == "f" and not np.isfinite(tensor.data).all():
-                raise InputError(f"input {spec.name!r} contains NaN or infinity")
-            feeds[spec.name] = tensor.data
-            if self.batched:
-                rows.add(shape[0])
-        if len(rows) > 1:
-            raise InputError(f"inputs disagree on the batch size (first dimension): {sorted(rows)}")
-        if self.batched and next(iter(rows)) > self.max_items:
-            raise InputError(f"batch of {next(iter(rows))}; at most {self.max_items} per request")
+    def outputs(self) -> tuple[TensorSpec, ...]:
+        return tuple(self.manifest.outputs)
+
+    def payload(self, values: dict[str, Any]) -> Feeds:
+        feeds: Feeds = values
+        if self.batched and len({len(array) for array in feeds.values()}) > 1:
+            rows = sorted({len(array) for array in feeds.values()})
+            raise InputError(f"inputs disagree on the batch size (first dimension): {rows}")
         return feeds
 
     def answer_tensors(self, result: Feeds) -> list[Tensor]:
         return [Tensor(spec.name, spec.datatype, list(result[spec.name].shape), result[spec.name])
-                for spec in self._signature.outputs]
+                for spec in self.manifest.outputs]
 
     def size(self, payload: Feeds) -> int:
         return len(next(iter(payload.values()))) if self.batched else 1
@@ -83,27 +72,24 @@ class TensorModel(TaskModel[Feeds, Feeds]):
         return sum(int(array.size) for array in payload.values())
 
     def run_batch(self, payloads: list[Feeds]) -> list[Feeds]:
-        results: list[Feeds] = [{} for _ in payloads]
         # Only requests whose non-batch dimensions agree can be stacked into one run.
-        groups: dict[tuple[Any, ...], list[int]] = {}
-        for k, feeds in enumerate(payloads):
-            key = tuple(feeds[n].shape[1:] for n in feeds) if self.batched else (k,)
-            groups.setdefault(key, []).append(k)
-        names = [spec.name for spec in self._signature.outputs]
-        for members in groups.values():
-            feeds = {name: np.concatenate([payloads[k][name] for k in members]) for name in payloads[members[0]]}
-            outputs = self.backend.run("model", feeds)
-            if len(members) == 1:
-                results[members[0]] = dict(zip(names, outputs, strict=True))
-                continue
-            bounds = np.cumsum([self.size(payloads[k]) for k in members])[:-1]
-            for name, output in zip(names, outputs, strict=True):
-                for k, part in zip(members, np.split(output, bounds), strict=True):
-                    results[k][name] = part
-        return results
+        def key(feeds: Feeds) -> Any:
+            return tuple(array.shape[1:] for array in feeds.values()) if self.batched else id(feeds)
+
+        return run_grouped(payloads, key, self._run_stacked)
+
+    def _run_stacked(self, group: list[Feeds]) -> list[Feeds]:
+        names = [spec.name for spec in self.manifest.outputs]
+        feeds = {name: np.concatenate([payload[name] for payload in group]) for name in group[0]}
+        outputs = self.backend.run("model", feeds)
+        if len(group) == 1:
+            return [dict(zip(names, outputs, strict=True))]
+        bounds = np.cumsum([self.size(payload) for payload in group])[:-1]
+        parts = [np.split(output, bounds) for output in outputs]
+        return [{name: part[k] for name, part in zip(names, parts, strict=True)} for k in range(len(group))]
 
     def warmup_payloads(self, batch_sizes: list[int]) -> list[Feeds]:
         sizes = batch_sizes if self.batched else batch_sizes[:1]
         return [{spec.name: np.zeros([n if d == -1 and i == 0 else max(d, 1) for i, d in enumerate(spec.shape)],
                                      dtype=DTYPES[spec.datatype])
-                 for spec in self._signature.inputs} for n in sizes]
+                 for spec in self.manifest.inputs} for n in sizes]

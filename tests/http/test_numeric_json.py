@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,8 @@ from hypothesis import strategies as st
 from app.errors import ServeError
 from app.http import numeric_json
 from app.http.body import parse_json_object
-from app.tasks.digit import check_images
+from app.tasks.contract import json_values
+from app.tasks.digit import DigitModel, check_images
 
 SHAPES = {"images": (2, 3)}  # small items keep the cases readable; digit bodies use (28, 28)
 ITEM = [[0.0, 0.5, 1], [0.25, 0, 1e-3]]
@@ -108,7 +110,8 @@ IMAGE = st.one_of(
 def digit_outcome(raw: bytes, fast: bool) -> tuple[str, Any]:
     try:
         body = parse_json_object(raw, arrays={"images": (28, 28)} if fast else None)
-        images = check_images(body["images"], max_items=64)
+        values = json_values(DigitModel.INPUTS, body, SimpleNamespace(max_items=64))  # the digit task's checks
+        images = check_images(values["images"])
     except ServeError as exc:
         return type(exc).__name__, str(exc)
     return "images", images.tobytes()

@@ -134,27 +134,25 @@ def wait_until(condition: object, timeout_s: float = 20.0) -> None:
 def test_poll_rolls_versions_with_zero_failed_requests(repo: Path, serve, workers: int) -> None:  # type: ignore[no-untyped-def]
     url = serve(workers, "poll")
     with Load(url) as load:
-        time.sleep(0.5)
-        assert load.answers and all(v == 1 for _, _, v in load.answers)
+        wait_until(lambda: len(load.answers) >= 20)
+        assert all(v == 1 for _, _, v in load.answers)
 
         added = time.monotonic()
         add_version(repo, "digit", 2)
         assert load.first_answer_from(2, added) <= 2 * POLL_S
-        time.sleep(2 * POLL_S)  # every worker has taken version 2 by now
-        assert load.only_from(2, time.monotonic() - POLL_S / 2)
+        wait_until(lambda: load.only_from(2, time.monotonic() - POLL_S / 2), 3 * POLL_S)  # every worker took it
 
         shutil.rmtree(repo / "digit" / "1")
-        time.sleep(2 * POLL_S)
-        assert httpx.post(f"{url}/predict/digit?version=1", json=BODY).status_code == 404
+        wait_until(lambda: all(httpx.post(f"{url}/predict/digit?version=1", json=BODY).status_code == 404
+                               for _ in range(6)), 3 * POLL_S)
 
         rewrite_model_in_place(repo / "digit" / "2", pause_s=2 * POLL_S)
-        time.sleep(3 * POLL_S)
+        # Every worker loads digit/2 twice (the torn folder in between fails, and does not serve).
+        wait_until(lambda: metric(url, "seqserve_model_loads_total", model="digit", version="2",
+                                  result="ok") == 2 * workers, 4 * POLL_S)
     assert load.failures() == []
     assert len(load.answers) > 100
-    # Every worker loaded digit/2 twice (the torn folder in between failed, and did not serve).
-    if workers == 1:
-        assert metric(url, "seqserve_model_loads_total", model="digit", version="2", result="ok") == 2
-        assert metric(url, "seqserve_model_unloads_total", model="digit", version="1") == 1
+    assert metric(url, "seqserve_model_unloads_total", model="digit", version="1") == workers
     models = {(m["name"], m["version"]): m for m in httpx.get(f"{url}/models").json()["models"]}
     assert set(models) == {("digit", 2), ("sine", 1)}
     assert models["digit", 2]["state"] == "ready" and models["digit", 2]["reason"] == ""
@@ -172,7 +170,7 @@ def test_a_broken_new_version_leaves_the_serving_one_in_place(repo: Path, serve)
     with Load(url) as load:
         scratch.rename(repo / "digit" / "2")
         wait_until(lambda: metric(url, "seqserve_model_loads_total", model="digit", version="2", result="failed") >= 1)
-        time.sleep(2 * POLL_S)  # not retried while the files stay the same
+        time.sleep(2 * POLL_S)  # an absence: two polls pass, and the same files are not tried again
     assert load.failures() == [] and {v for _, _, v in load.answers} == {1}
     assert metric(url, "seqserve_model_loads_total", model="digit", version="2", result="failed") == 1
     models = {(m["name"], m["version"]): m for m in httpx.get(f"{url}/models").json()["models"]}
@@ -196,37 +194,40 @@ def test_explicit_load_and_unload_through_tritonclient(repo: Path, serve, worker
     assert index == {("digit", "1"): "READY", ("sine", "1"): "READY"}
 
     with Load(url) as load:
-        time.sleep(0.5)
+        wait_until(lambda: len(load.answers) >= 20)
         add_version(repo, "digit", 2)
-        time.sleep(2 * POLL_S)
-        assert load.only_from(1, time.monotonic() - POLL_S)  # explicit mode does not look by itself
+        time.sleep(2 * POLL_S)  # an absence: two polls pass, and explicit mode does not look by itself
+        assert load.only_from(1, time.monotonic() - POLL_S)
 
         client.load_model("digit")  # answers once version 2 serves in the worker that took it
         loaded = time.monotonic()
         assert load.first_answer_from(2, loaded) < POLL_S
-        time.sleep(2 * POLL_S)  # the other worker applied the decision within one interval
+        # the other worker applies the decision within an interval
+        wait_until(lambda: load.only_from(2, time.monotonic() - POLL_S / 2), 3 * POLL_S)
         index = {(row["name"], row["version"]): row["state"] for row in client.get_model_repository_index()}
         assert index[("digit", "2")] == "READY"
 
         shutil.rmtree(repo / "digit" / "1")
         client.load_model("digit")
-        time.sleep(2 * POLL_S)
-        assert load.only_from(2, time.monotonic() - POLL_S)
+        wait_until(lambda: all(httpx.post(f"{url}/predict/digit?version=1", json=BODY).status_code == 404
+                               for _ in range(6)), 3 * POLL_S)
+        assert load.only_from(2, time.monotonic() - POLL_S / 2)
     assert load.failures() == []
 
     client.unload_model("sine")
-    time.sleep(2 * POLL_S)
-    for _ in range(6):  # whichever worker answers
-        assert httpx.post(f"{url}/predict/sine", json={"series": [[0.1] * 40]}).status_code == 404
+    sine = {"series": [[0.1] * 40]}
+    # whichever worker answers
+    wait_until(lambda: all(httpx.post(f"{url}/predict/sine", json=sine).status_code == 404 for _ in range(6)),
+               3 * POLL_S)
+    for _ in range(6):
         assert not client.is_model_ready("sine")
     index = {(row["name"], row["version"]): row["state"] for row in client.get_model_repository_index()}
     assert index == {("digit", "2"): "READY", ("sine", "1"): "UNAVAILABLE"}
     assert [row["name"] for row in client.get_model_repository_index(query_params=None)] == ["digit", "sine"]
 
     client.load_model("sine")
-    time.sleep(2 * POLL_S)
-    for _ in range(6):
-        assert httpx.post(f"{url}/predict/sine", json={"series": [[0.1] * 40]}).status_code == 200
+    wait_until(lambda: all(httpx.post(f"{url}/predict/sine", json=sine).status_code == 200 for _ in range(6)),
+               3 * POLL_S)
 
 
 def test_explicit_requests_are_checked(repo: Path, serve) -> None:  # type: ignore[no-untyped-def]

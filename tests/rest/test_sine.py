@@ -66,7 +66,7 @@ def test_default_horizon_is_16(client: TestClient) -> None:
         ({"series": [["x"] * 20], "horizon": 4}, "only numbers"),
         ({"series": [[[1.0]] * 20], "horizon": 4}, "flat list"),
         ({"series": [[1e300] * 20], "horizon": 4}, "1e12"),
-        ({"series": "abc", "horizon": 4}, "list of series"),
+        ({"series": "abc", "horizon": 4}, "must be a list"),
         ({"series": [5], "horizon": 4}, "series[0]"),
         ({"series": [[1.0] * 20]} | {"history": 1}, "unknown field"),
         ({"horizon": 4}, "missing field 'series'"),

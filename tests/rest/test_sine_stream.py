@@ -152,8 +152,12 @@ def test_v2_carries_the_state_as_tensors(client: TestClient) -> None:
     np.testing.assert_allclose(outputs["forecast"]["data"], whole["forecast"], atol=1e-5)
     bad = client.post("/v2/models/sine_stream/infer", json={"inputs": [
         {"name": "values", "datatype": "FP32", "shape": [1, 1], "data": [1.0]},
-        {"name": "h", "datatype": "FP32", "shape": [1], "data": [0.0]}]})
+        {"name": "h", "datatype": "FP32", "shape": [1, 1, 1], "data": [0.0]}]})
     assert bad.status_code == 400 and "or none" in bad.json()["error"]
+    bad = client.post("/v2/models/sine_stream/infer", json={"inputs": [
+        {"name": "values", "datatype": "FP32", "shape": [1, 1], "data": [1.0]},
+        {"name": "h", "datatype": "FP32", "shape": [1], "data": [0.0]}]})
+    assert bad.status_code == 400 and "input 'h' must have shape [-1, -1, -1]" in bad.json()["error"]
 
 
 def test_any_worker_takes_the_next_step() -> None:
@@ -200,18 +204,18 @@ def test_v2_sequences_keep_the_state_in_the_server(server: str) -> None:
 
 
 def test_sequence_store_forgets_idle_sequences_and_refuses_past_its_capacity() -> None:
-    import time
 
     from app.errors import QueueFull
     from app.sequences import SequenceRequest, SequenceStore
 
-    store = SequenceStore(ttl_s=0.05, capacity=2)
+    now = [0.0]
+    store = SequenceStore(ttl_s=0.05, capacity=2, clock=lambda: now[0])
     for name in ("a", "b"):
         start = SequenceRequest(name, start=True, end=False)
         store.keep(start, "m/1", store.begin(start, "m/1", initial=0) + 1)
     with pytest.raises(QueueFull):
         store.begin(SequenceRequest("c", start=True, end=False), "m/1", initial=0)
     assert store.begin(SequenceRequest("a", start=False, end=False), "m/1", initial=0) == 1
-    time.sleep(0.1)
+    now[0] = 0.1
     store.begin(SequenceRequest("c", start=True, end=False), "m/1", initial=0)  # a and b expired: room again
     assert len(store) == 0

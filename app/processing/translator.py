@@ -1,0 +1,85 @@
+"""A character translator's decoding: its encoder and decoder graphs run greedily or by beam search,
+and the answer it gives or abstains from.
+
+An answer is `text: None` with a reason when nothing of the text is left to read, when a grammar-masked
+model finds no date (its best output is empty), or when the output's probability is below the model's
+`abstain_below`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.processing.decoding import Hypothesis, beam_decode, greedy_decode
+from app.processing.grammar import TokenGrammar
+from app.processing.text import CharVocab, pad_batch
+from app.runtime.base import Backend
+
+NOTHING_TO_READ = "nothing is left of the text to read: no character of it is one the model knows"
+NO_DATE = "the model finds no date in the text"
+
+
+@dataclass(frozen=True)
+class Translation:
+    text: str | None  # None: abstained, see `reason`
+    score: float
+    beams: list[tuple[str, float]]  # every hypothesis, best first (one for greedy)
+    reason: str | None = None
+
+    @property
+    def confidence(self) -> float:
+        return float(np.exp(self.score))
+
+
+class Translator:
+    def __init__(self, backend: Backend, target_vocab: CharVocab, max_target_len: int,
+                 grammar: TokenGrammar | None, abstain_below: float) -> None:
+        self.backend = backend
+        self.target_vocab = target_vocab
+        self.max_target_len = max_target_len
+        self.grammar = grammar
+        self.abstain_below = abstain_below
+
+    def translate(self, sequences: list[list[int]], beam_size: int,
+                  attention: list[np.ndarray] | None = None) -> list[Translation]:
+        """Decode encoded texts; `attention`, when given, collects the decoder's attention per step."""
+        readable = [k for k, seq in enumerate(sequences) if seq]
+        answers = [Translation(None, 0.0, [], NOTHING_TO_READ) for _ in sequences]
+        if readable:
+            decoded = self._decode([sequences[k] for k in readable], beam_size, attention)
+            for k, answer in zip(readable, decoded, strict=True):
+                answers[k] = answer
+        return answers
+
+    def _decode(self, sequences: list[list[int]], beam_size: int,
+                attention: list[np.ndarray] | None) -> list[Translation]:
+        # Padding is exact here: the encoder reverses each sequence within its own length and
+        # attention masks the padded steps, so a padded batch answers as its items would alone.
+        ids, lengths = pad_batch(sequences)
+        memory, keys, hidden = self.backend.run("encoder", {"source": ids, "lengths": lengths})
+
+        def step(tokens: np.ndarray, state: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            log_probs, new_state, weights = self.backend.run("decoder", {
+                "token": tokens, "hidden": state, "memory": memory[rows], "keys": keys[rows],
+                "lengths": lengths[rows]})
+            if attention is not None:
+                attention.append(weights)
+            return log_probs, new_state
+
+        if beam_size == 1:
+            hypotheses = [[h] for h in greedy_decode(step, hidden, self.max_target_len, self.grammar)]
+        else:
+            hypotheses = beam_decode(step, hidden, self.max_target_len, beam_size, self.grammar)
+        return [self._translation(h) for h in hypotheses]
+
+    def _translation(self, hypotheses: list[Hypothesis]) -> Translation:
+        beams = [(self.target_vocab.decode(h.ids), h.score) for h in hypotheses]
+        text, score = beams[0]
+        if self.grammar is not None and text == "":
+            return Translation(None, score, beams, NO_DATE)
+        if np.exp(score) < self.abstain_below:
+            return Translation(None, score, beams, f"the model is not sure: confidence {np.exp(score):.3f} is below "
+                               f"its threshold {self.abstain_below}")
+        return Translation(text, score, beams)
