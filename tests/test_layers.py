@@ -1,5 +1,6 @@
 """The rooms' rules, read from the imports: a protocol package never imports another protocol package,
-the batcher, or a named task; it reaches models only through the data plane."""
+the batcher, or a named task; it reaches models only through the data plane, and leaves counting requests
+and tracking activity to it (no metrics, no batching module)."""
 
 from __future__ import annotations
 
@@ -34,8 +35,10 @@ def forbidden_for(protocol: str, module: str) -> str | None:
     for other in PROTOCOLS:
         if other != protocol and (module == f"app.{other}" or module.startswith(f"app.{other}.")):
             return f"another protocol package ({other})"
-    if module == "app.batching.batcher" or module == "app.batching":
-        return "the batcher"
+    if module == "app.batching" or module.startswith("app.batching."):
+        return "the batcher (activity tracking is the data plane's)"
+    if module == "app.metrics" or module.startswith("app.metrics."):
+        return "the metrics (request counting is the data plane's)"
     for task in TASK_MODULES:
         if module == f"app.tasks.{task}" or module.startswith(f"app.tasks.{task}."):
             return f"a named task ({task})"
@@ -64,6 +67,8 @@ def test_protocol_packages_import_no_other_protocol_batcher_or_task() -> None:
     ("websocket", "from app.tasks.sine_stream import SineStreamModel\n"),
     ("rest", "import app.batching.batcher\n"),
     ("rest", "from app.batching.batcher import Batcher\n"),
+    ("websocket", "from app.batching.activity import Activity\n"),
+    ("grpc", "from app.metrics import Metrics\n"),
 ])
 def test_the_check_catches_each_kind_of_import(tmp_path: Path, protocol: str, line: str) -> None:
     for name in PROTOCOLS:

@@ -4,8 +4,12 @@ showing every worker process, with no counter ever going down."""
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -16,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tritonclient.utils import InferenceServerException
 from websockets.sync.client import connect
 
+from app.metrics import forget_dead_workers
 from app.tasks.digit import DIGIT_EXAMPLE
 from tests.conftest import free_port, spawn_server
 
@@ -127,3 +132,15 @@ def test_one_scrape_shows_every_worker_and_no_counter_goes_down() -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_the_gauge_files_of_dead_workers_are_removed(tmp_path: Path) -> None:
+    """A killed worker never cleans up after itself: the next scrape drops its live gauges, keeps its counters."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = os.getpid()
+    for name in (f"gauge_livesum_{dead.pid}.db", f"gauge_livesum_{alive}.db", f"counter_{dead.pid}.db"):
+        (tmp_path / name).write_bytes(b"")
+    forget_dead_workers(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"counter_{dead.pid}.db",
+                                                                 f"gauge_livesum_{alive}.db"])

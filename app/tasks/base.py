@@ -21,7 +21,7 @@ from app.repository.manifest import Manifest, ManifestError, TensorSpec
 from app.runtime.base import Backend
 from app.settings import Settings
 from app.tasks import contract
-from app.tasks.contract import Input, Signature
+from app.tasks.contract import Contract, Input, Signature
 from app.tensors import Tensor
 
 P = TypeVar("P")
@@ -47,10 +47,12 @@ class TaskModel(ABC, Generic[P, R]):
     upload_summary: ClassVar[str] = ""
     # Derived: JSON fields of fixed-shape numeric items, which the body reader may give as one numpy array.
     json_arrays: ClassVar[dict[str, tuple[int, ...]]] = {}
+    contract: Contract  # the checks of `inputs()`, prepared once per class (per model where the manifest declares)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.json_arrays = contract.json_arrays(cls.INPUTS)
+        cls.contract = Contract(cls.INPUTS)
         if "task" in cls.__dict__:
             TASKS[cls.task] = cls
 
@@ -101,20 +103,17 @@ class TaskModel(ABC, Generic[P, R]):
     def parse_json(self, body: dict[str, Any]) -> P:
         if not self.route:
             raise InputError(f"model {self.manifest.name!r} (task {self.task}) has no typed JSON route; use V2 infer")
-        return self.payload(contract.json_values(self.inputs(), body, self))
+        return self.payload(self.contract.json_values(body, self))
 
     def parse_tensors(self, inputs: dict[str, Tensor]) -> P:
-        return self.payload(contract.tensor_values(self.inputs(), inputs, self))
+        return self.payload(self.contract.tensor_values(inputs, self))
 
     @abstractmethod
     def payload(self, values: dict[str, Any]) -> P:
         """Checked values (JSON or tensors) -> the payload, with the task's own checks."""
 
     def reject_unknown(self, body: dict[str, Any]) -> None:
-        known = {i.name for i in self.inputs() if i.json}
-        unknown = sorted(set(body) - known)
-        if unknown:
-            raise InputError(f"unknown field(s) {', '.join(map(repr, unknown))}; expected {sorted(known)}")
+        contract.refuse_unknown(body, self.contract.field_names, "field")
 
     # --- answers
 

@@ -126,15 +126,55 @@ def _json_type(i: Input) -> Any:
 
 # --- the checks
 
-def _accepted(inputs: Sequence[Input], given: Iterable[str], form: str) -> list[Input]:
-    """The inputs a request of this form ("field": JSON, "input": tensors) may send, once none of the
-    names it sent is unknown."""
-    declared = [i for i in inputs if (i.json if form == "field" else i.tensor)]
-    unknown = sorted(set(given) - {i.name for i in declared})
-    if unknown:
-        raise InputError(f"unknown {form}(s) {', '.join(map(repr, unknown))}; expected "
-                         f"{sorted(i.name for i in declared)}")
-    return declared
+class Contract:
+    """The checks of one declaration, prepared once (a task builds it when its class is made)."""
+
+    def __init__(self, inputs: Sequence[Input]) -> None:
+        self.inputs = tuple(inputs)
+        self.fields = [i for i in inputs if i.json]
+        self.field_names = frozenset(i.name for i in self.fields)
+        self.tensors = [i for i in inputs if i.tensor]
+        self.tensor_names = frozenset(i.name for i in self.tensors)
+
+    def json_values(self, body: dict[str, Any], model: Any) -> dict[str, Any]:
+        """A JSON body's fields as the declaration says they are, or an InputError naming what is wrong."""
+        refuse_unknown(body, self.field_names, "field")
+        values: dict[str, Any] = {}
+        for i in self.fields:
+            raw = body.get(i.name)
+            if raw is None and (i.name not in body or i.nullable):
+                values[i.name] = _absent(i, "field")
+            elif i.opaque:
+                values[i.name] = raw
+            elif i.scalar:
+                values[i.name] = _scalar(i, raw, model)
+            else:
+                values[i.name] = _json_array(i, raw, model)
+        return values
+
+    def tensor_values(self, tensors: dict[str, Tensor], model: Any) -> dict[str, Any]:
+        """V2 input tensors as the declaration says they are, or an InputError naming the input."""
+        refuse_unknown(tensors, self.tensor_names, "input")
+        values: dict[str, Any] = {}
+        for i in self.tensors:
+            tensor = tensors.get(i.name)
+            values[i.name] = _absent(i, "input") if tensor is None else _tensor(i, tensor, model)
+        return values
+
+
+def json_values(inputs: Sequence[Input], body: dict[str, Any], model: Any) -> dict[str, Any]:
+    return Contract(inputs).json_values(body, model)
+
+
+def tensor_values(inputs: Sequence[Input], tensors: dict[str, Tensor], model: Any) -> dict[str, Any]:
+    return Contract(inputs).tensor_values(tensors, model)
+
+
+def refuse_unknown(given: Iterable[str], names: frozenset[str], form: str) -> None:
+    if names.issuperset(given):
+        return
+    unknown = sorted(set(given) - names)
+    raise InputError(f"unknown {form}(s) {', '.join(map(repr, unknown))}; expected {sorted(names)}")
 
 
 def _absent(i: Input, form: str) -> Any:
@@ -143,52 +183,26 @@ def _absent(i: Input, form: str) -> Any:
     return i.default
 
 
-def json_values(inputs: Sequence[Input], body: dict[str, Any], model: Any) -> dict[str, Any]:
-    """A JSON body's fields as the declaration says they are, or an InputError naming what is wrong."""
-    values: dict[str, Any] = {}
-    for i in _accepted(inputs, body, "field"):
-        raw = body.get(i.name)
-        if raw is None and (i.name not in body or i.nullable):
-            values[i.name] = _absent(i, "field")
-        elif i.opaque:
-            values[i.name] = raw
-        elif i.scalar:
-            values[i.name] = _scalar(i, raw, model)
-        else:
-            values[i.name] = _json_array(i, raw, model)
-    return values
-
-
-def tensor_values(inputs: Sequence[Input], tensors: dict[str, Tensor], model: Any) -> dict[str, Any]:
-    """V2 input tensors as the declaration says they are, or an InputError naming the input."""
-    values: dict[str, Any] = {}
-    for i in _accepted(inputs, tensors, "input"):
-        tensor = tensors.get(i.name)
-        if tensor is None:
-            values[i.name] = _absent(i, "input")
-            continue
-        if tensor.datatype != i.datatype:
-            raise InputError(f"input {i.name!r} must be {i.datatype}, got {tensor.datatype}")
-        shape = [1] if i.scalar else list(i.shape)
-        if len(tensor.shape) != len(shape) or any(d not in (-1, s) for d, s in zip(shape, tensor.shape, strict=True)):
-            raise InputError(f"input {i.name!r} must have shape {shape} (-1: any size), got {tensor.shape}")
-        data = tensor.data
-        if i.datatype == "BYTES":
-            assert isinstance(data, list)
-            try:
-                texts = [item.decode("utf-8") for item in data]
-            except UnicodeDecodeError:
-                raise InputError(f"input {i.name!r} must be UTF-8") from None
-            values[i.name] = _scalar(i, texts[0], model) if i.scalar else _items(i, texts, model)
-            continue
-        assert isinstance(data, np.ndarray)
-        if i.scalar:
-            values[i.name] = _scalar(i, data.ravel()[0].item(), model)
-            continue
-        if i.datatype in FLOATS and not np.isfinite(data).all():
-            raise InputError(f"input {i.name!r} contains NaN or infinity")
-        values[i.name] = _items(i, data, model)
-    return values
+def _tensor(i: Input, tensor: Tensor, model: Any) -> Any:
+    if tensor.datatype != i.datatype:
+        raise InputError(f"input {i.name!r} must be {i.datatype}, got {tensor.datatype}")
+    shape = [1] if i.scalar else list(i.shape)
+    if len(tensor.shape) != len(shape) or any(d not in (-1, s) for d, s in zip(shape, tensor.shape, strict=True)):
+        raise InputError(f"input {i.name!r} must have shape {shape} (-1: any size), got {tensor.shape}")
+    data = tensor.data
+    if i.datatype == "BYTES":
+        assert isinstance(data, list)
+        try:
+            texts = [item.decode("utf-8") for item in data]
+        except UnicodeDecodeError:
+            raise InputError(f"input {i.name!r} must be UTF-8") from None
+        return _scalar(i, texts[0], model) if i.scalar else _items(i, texts, model)
+    assert isinstance(data, np.ndarray)
+    if i.scalar:
+        return _scalar(i, data.ravel()[0].item(), model)
+    if i.datatype in FLOATS and not np.isfinite(data).all():
+        raise InputError(f"input {i.name!r} contains NaN or infinity")
+    return _items(i, data, model)
 
 
 def _scalar(i: Input, value: Any, model: Any) -> Any:

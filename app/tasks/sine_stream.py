@@ -20,7 +20,6 @@ from app.repository.manifest import Manifest, TensorSpec
 from app.runtime.base import Backend
 from app.settings import Settings
 from app.state_token import StateTokenError, decode_array, encode_array, sign, verify
-from app.tasks import contract
 from app.tasks.base import TaskModel
 from app.tasks.contract import Input, run_grouped
 from app.tensors import Tensor
@@ -148,7 +147,7 @@ class SineStreamModel(TaskModel[StreamStep, StreamResult]):
         return self._step(values, state)
 
     def step_json(self, frame: dict[str, Any], state: StreamState) -> StreamStep:
-        return self._step(contract.json_values(self.inputs(), frame, self), state)
+        return self._step(self.contract.json_values(frame, self), state)
 
     def _step(self, values: dict[str, Any], state: StreamState) -> StreamStep:
         array = values["values"]

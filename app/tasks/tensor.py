@@ -16,7 +16,7 @@ from app.repository.manifest import Manifest, ManifestError, TensorSpec
 from app.runtime.base import Backend
 from app.settings import Settings
 from app.tasks.base import TaskModel
-from app.tasks.contract import Input, run_grouped
+from app.tasks.contract import Contract, Input, run_grouped
 from app.tensors import DTYPES, Tensor
 
 Feeds = dict[str, np.ndarray]
@@ -46,6 +46,7 @@ class TensorModel(TaskModel[Feeds, Feeds]):
         # The manifest declares the request: every input required, the batch dimension bounded by max_items.
         self._inputs = tuple(Input(spec.name, spec.datatype, tuple(spec.shape), where="tensor",
                                    items="max_items" if self.batched else None) for spec in manifest.inputs)
+        self.contract = Contract(self._inputs)
 
     def inputs(self) -> tuple[Input, ...]:
         return self._inputs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -132,5 +133,40 @@ def test_metadata_config_and_statistics_come_from_the_serving_table() -> None:
             plane.statistics("nope")
         with pytest.raises(InputError):
             plane.model_metadata("digit", "x")
+
+    with_plane(scenario)
+
+
+def test_a_request_cancelled_while_queued_never_runs_and_counts_as_cancelled() -> None:
+    async def scenario(plane: DataPlane) -> None:
+        batcher = plane.find("digit").batcher
+        assert batcher is not None
+        original, running, release, runs = batcher._run_batch, threading.Event(), threading.Event(), []
+
+        def held(payloads: list[Any]) -> list[Any]:
+            runs.append(len(payloads))
+            running.set()
+            release.wait(5)
+            return list(original(payloads))
+
+        batcher._run_batch, batcher.inline_max_s = held, 0.0
+        body = {"images": [DIGIT_EXAMPLE]}
+
+        async def ask() -> None:
+            with plane.call("test", "predict") as call:
+                await plane.predict(TASKS["digit"], body, None, None, call)
+
+        first = asyncio.create_task(ask())
+        assert await asyncio.to_thread(running.wait, 5)  # the first is inside the model
+        second = asyncio.create_task(ask())
+        await asyncio.sleep(0)  # one loop turn: the second is queued
+        second.cancel()
+        release.set()
+        await first
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        assert runs == [1]  # the cancelled request was dropped from the queue, never run
+        assert requests(plane.calls.metrics) == {("test", "predict", "digit", "1", "ok"): 1,
+                                                 ("test", "predict", "digit", "1", "cancelled"): 1}
 
     with_plane(scenario)
