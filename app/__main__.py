@@ -49,7 +49,11 @@ def main(argv: list[str] | None = None) -> None:
         atexit.register(shutil.rmtree, state_dir, True)
     if workers > 1 and not os.environ.get(MULTIPROC_ENV):
         # One scrape of /metrics shows every worker: they share their numbers through files here (app/metrics.py).
-        metrics_dir = tempfile.mkdtemp(prefix="seqserve-metrics-")
+        try:
+            metrics_dir = tempfile.mkdtemp(prefix="seqserve-metrics-")
+        except OSError as exc:
+            parser.exit(2, f"cannot make a folder for the workers' shared metrics in {tempfile.gettempdir()} "
+                           f"({exc.strerror}); set {MULTIPROC_ENV} to a writable folder, or run one worker\n")
         os.environ[MULTIPROC_ENV] = metrics_dir
         atexit.register(shutil.rmtree, metrics_dir, True)
     get_settings.cache_clear()  # a single worker runs in this process: it reads the settings again

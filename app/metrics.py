@@ -70,6 +70,7 @@ class Metrics(BatchObserver):
                                  multiprocess_mode="livesum")
         # labels() takes a lock and builds a key on every call: keep the children already seen
         self._children: dict[tuple[Any, ...], Any] = {}
+        self._request_children: dict[tuple[str, ...], tuple[Any, Any]] = {}  # the per-request pair, one look-up
         self._queues: dict[str, Callable[[], int]] = {}
 
     def _child(self, metric: Any, *labels: str) -> Any:
@@ -83,8 +84,13 @@ class Metrics(BatchObserver):
 
     def request_done(self, protocol: str, route: str, model: str, version: str, outcome: str,
                      seconds: float) -> None:
-        self._child(self.requests, protocol, route, model, version, outcome).inc()
-        self._child(self.latency, protocol, route).observe(seconds)
+        key = (protocol, route, model, version, outcome)
+        children = self._request_children.get(key)
+        if children is None:
+            children = self._request_children[key] = (self.requests.labels(*key),
+                                                       self._child(self.latency, protocol, route))
+        children[0].inc()
+        children[1].observe(seconds)
 
     # --- batches
 

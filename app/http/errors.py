@@ -41,7 +41,10 @@ class Mounts:
         assert self.mounts and not self.mounts[-1].prefix, "one mount must take every other path"
 
     def of(self, path: str) -> Mount:
-        return next(m for m in self.mounts if m.holds(path))
+        for mount in self.mounts:  # a plain loop: this runs for every request
+            if mount.holds(path):
+                return mount
+        raise AssertionError("the last mount takes every path")
 
     def response(self, path: str, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
         sent, body = self.of(path).render(status, message)
