@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from app.dataplane import DataPlane, Inference
+from app.dataplane import Call, DataPlane, Inference
 from app.errors import BadRequest, ModelNotFound
 from app.http.deps import Authorized, CallDep, DataPlaneDep
 from app.http.responses import FastJSONResponse
@@ -91,7 +91,8 @@ async def model_version_ready(name: ModelName, version: ModelVersionPath, datapl
     return _ready(dataplane, name, version)
 
 
-async def _infer(request: Request, dataplane: DataPlane, call: Any, name: str, version: str | None) -> Response:
+async def _infer(request: Request, dataplane: DataPlane, call: Call | None, name: str, version: str | None
+                 ) -> Response:
     header = request.headers.get("inference-header-content-length")
     if header is not None and not (header.isascii() and header.isdigit()):
         raise CodecError("Inference-Header-Content-Length must be an integer")
