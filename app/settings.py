@@ -134,6 +134,12 @@ class Settings(BaseSettings):
         "request, so off unless a proxy sits in front.",
     )
 
+    @field_validator("api_key", "stream_key")
+    @classmethod
+    def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        # `KEY: ${KEY:-}` in a compose file sets an empty value: that means no key, never the key "".
+        return value if value is not None and value.get_secret_value().strip() else None
+
     @field_validator("version_policy")
     @classmethod
     def _check_policy(cls, value: str) -> str:

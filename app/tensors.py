@@ -3,6 +3,7 @@ and the BYTES element framing both protocols share (each element prefixed by its
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,12 @@ class Tensor:
     datatype: str  # a DTYPES key, or BYTES
     shape: list[int]
     data: np.ndarray | list[bytes]  # BYTES tensors hold their elements as a flat list
+
+
+def element_count(shape: list[int]) -> int:
+    """Elements of a shape, in Python integers: numpy's int64 product wraps around for a shape such as
+    [2**62, 2**62, 4], and a wrapped count could pass the size checks."""
+    return math.prod(shape)
 
 
 def decode_bytes(raw: bytes, count: int, name: str) -> list[bytes]:

@@ -11,7 +11,7 @@ from tritonclient.grpc import service_pb2 as pb
 
 from app.dataplane import Inference, timeout_parameter
 from app.sequences import sequence_request
-from app.tensors import DTYPES, Tensor, decode_bytes, encode_bytes
+from app.tensors import DTYPES, Tensor, decode_bytes, element_count, encode_bytes
 from app.tensors import TensorError as CodecError
 
 # Which field of InferTensorContents carries each datatype (FP16 travels raw only, as in Triton).
@@ -35,7 +35,7 @@ def parse_inputs(request: pb.ModelInferRequest) -> dict[str, Tensor]:
             raise CodecError(f"input {name!r}: unknown datatype {datatype!r}")
         if any(d < 0 for d in shape):
             raise CodecError(f"input {name!r}: shape {shape} has a negative dimension")
-        count = int(np.prod(shape, dtype=np.int64))
+        count = element_count(shape)
         data: np.ndarray | list[bytes]
         if raw:
             if datatype == "BYTES":

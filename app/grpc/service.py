@@ -175,6 +175,10 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
             except ServeError as exc:
                 await answers.put(pb.ModelStreamInferResponse(
                     error_message=exc.message, infer_response=pb.ModelInferResponse(id=request.id)))
+            except Exception:  # every request of a stream gets an answer, an unforeseen failure's too
+                logger.exception("gRPC ModelStreamInfer request %r failed", request.id)
+                await answers.put(pb.ModelStreamInferResponse(
+                    error_message="internal error", infer_response=pb.ModelInferResponse(id=request.id)))
 
         async def read() -> None:
             async for request in requests:

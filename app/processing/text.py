@@ -33,7 +33,8 @@ def normalise_text(text: str, lowercase: bool, known: Container[str] | None = No
     typographic quotes and dashes to ASCII, control and other invisible characters to spaces, maybe
     lowercase. With `known` (the model's vocabulary), a character outside it becomes its base letter
     when that is known ('ô' -> 'o', 'ñ' -> 'n' for a model that never saw them) and a space otherwise,
-    so printable text is never refused. Whitespace is collapsed last.
+    so printable text is never refused. Whitespace is collapsed last, or dropped for a model that has
+    never read a space (the words model: "kin g" reads as "king").
     """
     text = unicodedata.normalize("NFKC", text).translate(PUNCTUATION)
     text = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
@@ -41,6 +42,8 @@ def normalise_text(text: str, lowercase: bool, known: Container[str] | None = No
         text = text.lower()
     if known is not None:
         text = "".join(c if c in known else _base_letter(c, known) for c in text)
+        if " " not in known:
+            return "".join(text.split())
     return " ".join(text.split())
 
 

@@ -10,7 +10,7 @@ import orjson
 
 from app.dataplane import timeout_parameter
 from app.sequences import SequenceRequest, sequence_request
-from app.tensors import DTYPES, Tensor, TensorError, decode_bytes, encode_bytes
+from app.tensors import DTYPES, Tensor, TensorError, decode_bytes, element_count, encode_bytes
 
 CodecError = TensorError  # the body does not follow the protocol: 400 {"error": ...}
 
@@ -30,7 +30,7 @@ def _element_count(shape: Any, name: str) -> int:
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
                                               for d in shape):
         raise CodecError(f"input {name!r}: 'shape' must be a list of non-negative integers")
-    return int(np.prod(shape, dtype=np.int64))
+    return element_count(shape)
 
 
 def _flatten(data: Any) -> list[Any]:

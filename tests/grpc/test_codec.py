@@ -59,3 +59,15 @@ def test_outputs_travel_raw() -> None:
     response = infer_response("m", 2, request(raw=False), [Tensor("y", "INT64", [2], np.array([3, 4]))])
     assert (response.model_name, response.model_version) == ("m", "2")
     assert np.frombuffer(response.raw_output_contents[0], dtype="<i8").tolist() == [3, 4]
+
+
+def test_a_shape_whose_size_overflows_int64_is_invalid_not_internal() -> None:
+    message = pb.ModelInferRequest(model_name="m")
+    message.inputs.add(name="x", datatype="FP32", shape=[2**62, 2**62, 4])
+    message.raw_input_contents.append(b"")  # int64 arithmetic makes that shape's size 0
+    with pytest.raises(TensorError, match="do not make shape"):
+        parse_inputs(message)
+    typed = pb.ModelInferRequest(model_name="m")
+    typed.inputs.add(name="x", datatype="FP32", shape=[2**62, 2**62, 4])
+    with pytest.raises(TensorError, match="do not make shape"):
+        parse_inputs(typed)

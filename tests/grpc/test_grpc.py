@@ -292,3 +292,36 @@ def test_stream_carries_sequences_in_order(client: triton.InferenceServerClient,
     last = next(r for r, _ in got if r.get_response().id == str(len(values) - 1))  # type: ignore[attr-defined]
     whole = typed(urls[0], "/predict/sine/stream", {"values": values})["forecast"]
     np.testing.assert_allclose(last.as_numpy("forecast")[0][:16], whole, atol=1e-5)  # type: ignore[attr-defined]
+
+
+def test_a_request_that_fails_unforeseen_inside_a_stream_still_gets_its_answer() -> None:
+    """An error no check foresaw (here a task raising KeyError) answers its own request inside the stream,
+    and the stream goes on."""
+    from tests.conftest import make_client, wait_ready
+
+    port = free_port()
+    with make_client(grpc_port=port, models="digit") as app_client:
+        wait_ready(app_client)
+        model = app_client.app.state.registry.get("digit").model  # type: ignore[attr-defined]
+        original = model.parse_tensors
+
+        def flaky(inputs):  # type: ignore[no-untyped-def]
+            if inputs["images"].shape[0] == 1:
+                raise KeyError("unforeseen")
+            return original(inputs)
+
+        model.parse_tensors = flaky
+        client = triton.InferenceServerClient(f"127.0.0.1:{port}")
+        answers: queue.Queue[tuple[object, object]] = queue.Queue()
+        client.start_stream(callback=lambda result, error: answers.put((result, error)))
+        try:
+            one = triton.InferInput("images", [1, 28, 28], "FP32")
+            one.set_data_from_numpy(np.asarray([DIGIT_EXAMPLE], dtype=np.float32))
+            client.async_stream_infer("digit", [one], request_id="fails")
+            client.async_stream_infer("digit", digit_inputs(), request_id="works")
+            got = [answers.get(timeout=30) for _ in range(2)]
+        finally:
+            client.stop_stream()
+        errors = [e for _, e in got if e is not None]
+        results = [r.get_response().id for r, e in got if e is None]  # type: ignore[attr-defined]
+        assert len(errors) == 1 and "internal error" in str(errors[0]) and results == ["works"]

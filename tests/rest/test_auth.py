@@ -49,3 +49,22 @@ def test_the_key_never_reaches_the_logs(caplog: pytest.LogCaptureFixture) -> Non
     assert any(r.name.startswith("app.") for r in caplog.records)  # the service did log: the check means something
     assert KEY not in caplog.text
     assert KEY not in repr(client.app.state.settings)  # type: ignore[attr-defined]
+
+
+def test_an_empty_key_means_no_key_and_an_empty_bearer_never_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compose file passes `SEQSERVE_API_KEY: ${SEQSERVE_API_KEY:-}`: unset there, the server is open."""
+    from app.settings import Settings
+
+    monkeypatch.setenv("SEQSERVE_API_KEY", "")
+    monkeypatch.setenv("SEQSERVE_STREAM_KEY", "  ")
+    settings = Settings()
+    assert settings.api_key is None and settings.stream_key is None
+    with make_client(api_key="", models="digit") as client:
+        wait_ready(client)
+        assert client.post("/predict/digit", json={"images": [DIGIT_EXAMPLE]}).status_code == 200
+
+
+def test_an_empty_bearer_token_is_refused(locked: TestClient) -> None:
+    for header in ("Bearer ", "Bearer", "bearer  "):
+        response = locked.post("/predict/digit", json={"images": [DIGIT_EXAMPLE]}, headers={"Authorization": header})
+        assert response.status_code == 401, header

@@ -149,3 +149,13 @@ def test_bad_translate_bodies(client: TestClient, body: dict[str, object], statu
     assert response.status_code == status, response.text
     assert fragment in response.json()["detail"]
     assert client.get("/health/ready").status_code == 200
+
+
+@pytest.mark.parametrize("text", ["kin g", " king ", "ki\tng"])
+def test_a_space_the_words_model_never_read_is_dropped_not_a_500(client: TestClient, text: str) -> None:
+    response = client.post("/predict/translate", json={"texts": [text], "model": "words"})
+    assert response.status_code == 200, response.text
+    assert response.json()["translations"][0]["text"] == "queen"
+    v2 = client.post("/v2/models/words/infer", json={"inputs": [
+        {"name": "texts", "datatype": "BYTES", "shape": [1], "data": [text]}]})
+    assert v2.status_code == 200 and v2.json()["outputs"][0]["data"] == ["queen"]

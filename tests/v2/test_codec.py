@@ -64,3 +64,13 @@ def test_outputs_go_out_binary_where_asked() -> None:
         b'{"inputs": [{"name": "x", "datatype": "INT64", "shape": [1], "data": [1]}]}', None), [y])
     assert orjson.loads(plain)["outputs"][0]["data"] == [1.5, 2.5]
     assert plain_headers == {"content-type": "application/json"}
+
+
+def test_a_shape_whose_size_overflows_int64_is_400() -> None:
+    binary = orjson.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [2**62, 2**62, 4],
+                                       "parameters": {"binary_data_size": 0}}]})
+    with pytest.raises(BadRequest, match="do not make shape"):  # int64 arithmetic makes that shape's size 0
+        parse_infer_request(binary, len(binary))
+    typed = orjson.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [2**62, 2**62, 4], "data": []}]})
+    with pytest.raises(BadRequest, match="do not make shape"):
+        parse_infer_request(typed, None)
