@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.batching.activity import Activity
 from app.dataplane import describe
 from app.dataplane.calls import Call, Calls
 from app.errors import BadRequest, Conflict, InputError, ModelNotFound
@@ -90,10 +89,6 @@ class DataPlane:
         self.calls = Calls(metrics, registry.activity)
         self.sequences = SequenceStore(settings.sequence_ttl_min * 60, settings.max_sequences)
         self._sequences_running: set[tuple[str, str]] = set()
-
-    @property
-    def activity(self) -> Activity:
-        return self.calls.activity
 
     def call(self, protocol: str, route: str, sole_connection: bool = False) -> Call:
         """Open the record of one request; the adapter finishes it (or uses it as a context manager)."""
