@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.main import create_app
 from app.settings import Settings
@@ -41,24 +42,41 @@ def wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
         time.sleep(0.005)
 
 
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def parse_metrics(text: str) -> Samples:
+    """Every sample of a /metrics text: (name, sorted labels) -> value."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def total(found: Samples, metric_name: str, **labels: str) -> float:
+    """The sum of a metric's samples that carry these labels (0 when none)."""
+    return sum(value for (name, pairs), value in found.items()
+               if name == metric_name and labels.items() <= dict(pairs).items())
+
+
+def requests_of(found: Samples, **labels: str) -> float:
+    return total(found, "seqserve_requests_total", **labels)
+
+
+def request_counts(text: str, *labels: str) -> dict[tuple[str, ...], float]:
+    """Every request series of a /metrics text, keyed by the values of these labels."""
+    return {tuple(dict(pairs)[label] for label in labels): value
+            for (name, pairs), value in parse_metrics(text).items() if name == "seqserve_requests_total"}
+
+
 def queued_items(client: TestClient, model: str) -> float:
     """A model version's queue depth ("digit/1"), as /metrics reports it."""
     name, version = model.split("/")
-    for line in client.get("/metrics").text.splitlines():
-        if line.startswith(f'seqserve_queue_items{{model="{name}",version="{version}"}}'):
-            return float(line.split()[-1])
-    return 0.0
+    return total(parse_metrics(client.get("/metrics").text), "seqserve_queue_items", model=name, version=version)
 
 
 def metric(url: str, name: str, **labels: str) -> float:
     """The sum of a metric's samples with these labels, from a running server's /metrics (0 when none)."""
-    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    total = 0.0
-    for line in httpx.get(f"{url}/metrics").text.splitlines():
-        if line.startswith(f"{name}{{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.split()[-1])
-    assert wanted  # labels given
-    return total
+    assert labels  # labels given
+    return total(parse_metrics(httpx.get(f"{url}/metrics").text), name, **labels)
 
 
 @dataclass

@@ -17,32 +17,17 @@ import numpy as np
 import pytest
 import tritonclient.grpc as triton
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
 from tritonclient.utils import InferenceServerException
 from websockets.sync.client import connect
 
 from app.metrics import forget_dead_workers
 from app.tasks.digit import DIGIT_EXAMPLE
-from tests.conftest import free_port, spawn_server
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def parse(text: str) -> Samples:
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+from tests.conftest import Samples, free_port, requests_of, spawn_server
+from tests.conftest import parse_metrics as parse
 
 
 def samples(client: TestClient) -> Samples:
     return parse(client.get("/metrics").text)
-
-
-def requests_of(found: Samples, **labels: str) -> float:
-    return sum(value for (name, pairs), value in found.items()
-               if name == "seqserve_requests_total" and labels.items() <= dict(pairs).items())
 
 
 def test_counts_move_with_requests(client: TestClient) -> None:

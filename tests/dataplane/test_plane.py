@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from app.batching.activity import Activity
 from app.dataplane import Calls, DataPlane, Inference, parse_version
@@ -21,7 +20,7 @@ from app.settings import Settings
 from app.tasks import TASKS
 from app.tasks.digit import DIGIT_EXAMPLE
 from app.tensors import Tensor
-from tests.conftest import MODELS
+from tests.conftest import MODELS, request_counts
 
 
 @pytest.mark.parametrize(("raw", "version"), [(None, None), ("", None), ("3", 3), (3, 3), ("12", 12)])
@@ -36,9 +35,7 @@ def test_what_can_never_name_a_version_is_bad_input(raw: Any) -> None:
 
 
 def requests(metrics: Metrics) -> dict[tuple[str, ...], float]:
-    return {(s.labels["protocol"], s.labels["route"], s.labels["model"], s.labels["version"], s.labels["outcome"]):
-            s.value for family in text_string_to_metric_families(metrics.render().decode())
-            for s in family.samples if s.name == "seqserve_requests_total"}
+    return request_counts(metrics.render().decode(), "protocol", "route", "model", "version", "outcome")
 
 
 def test_a_call_is_recorded_once_with_its_outcome_and_leaves_the_activity() -> None:

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -23,6 +22,7 @@ from app.http.edge import EdgeMiddleware
 from app.http.errors import Mount, Mounts, render_exception
 from app.http.protocol import OPEN_CONNECTIONS
 from app.metrics import Metrics
+from tests.conftest import request_counts
 
 LIMIT = 1024
 MOUNTS = Mounts([Mount("/v2", "v2", v2.errors.render), Mount("", "rest", rest.errors.render)])
@@ -94,11 +94,7 @@ def test_requests_are_counted_by_protocol_route_and_outcome(client: TestClient, 
     client.post("/echo", content=b"x" * (LIMIT + 1))
     client.post("/v2/echo", content=b"x" * (LIMIT + 1))
     client.post("/echo", content=b"{}", headers={"Content-Length": "two"})
-    counts = {
-        (s.labels["protocol"], s.labels["route"], s.labels["outcome"]): s.value
-        for family in text_string_to_metric_families(metrics.render().decode())
-        for s in family.samples if s.name == "seqserve_requests_total"
-    }
+    counts = request_counts(metrics.render().decode(), "protocol", "route", "outcome")
     assert counts == {("rest", "/echo", "ok"): 1.0, ("rest", "unmatched", "resource_exhausted"): 1.0,
                       ("v2", "unmatched", "resource_exhausted"): 1.0,  # refused before routing
                       ("rest", "unmatched", "invalid_argument"): 1.0}
