@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         "app.main:app", host=args.host, port=args.port, workers=workers,
         log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=30,
         proxy_headers=settings.proxy_headers, http=HttpProtocol,
+        ws_max_size=settings.ws_max_message_bytes,  # a bigger frame is refused as it arrives, not read whole
     )
 
 

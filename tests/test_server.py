@@ -178,3 +178,13 @@ def test_requests_arriving_together_over_several_connections_are_batched() -> No
         process.wait(timeout=30)
     batched = (after[0] - before[0]) - (after[1] - before[1])  # runs of more than one item
     assert batched > 0, (before, after)
+
+
+@pytest.mark.parametrize("path", ["/health/live", "/health/ready", "/v2/health/live", "/v2/health/ready"])
+def test_health_answers_head_as_get_without_a_body(server: str, path: str) -> None:
+    with httpx.Client(base_url=server) as http:
+        got = http.get(path)
+        head = http.head(path)
+        assert head.status_code == got.status_code == 200
+        assert head.content == b"" and head.headers["content-length"] == got.headers["content-length"]
+        assert http.get(path).status_code == 200  # the connection still serves after a HEAD

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import threading
 import time
 from collections import deque
@@ -35,8 +34,6 @@ from app.batching.activity import Activity
 from app.batching.inline import InlinePolicy
 from app.batching.statistics import Duration, Statistics
 from app.errors import DeadlineExceeded, ModelUnavailable, QueueFull
-
-logger = logging.getLogger(__name__)
 
 P = TypeVar("P")
 R = TypeVar("R")
@@ -260,7 +257,7 @@ class Batcher(Generic[P, R]):
         except Exception as exc:
             if len(batch) > 1:
                 return [run for pending in batch for run in self._execute([pending], pending.size)]
-            logger.exception("inference failed for model %s", self.name)
+            # Not logged here: the request's own protocol logs it once, with its request id.
             return [_Run(batch, items, work, time.perf_counter() - started, error=exc)]
         return [_Run(batch, items, work, time.perf_counter() - started, results=results)]
 

@@ -31,6 +31,10 @@ def parse_inputs(request: pb.ModelInferRequest) -> dict[str, Tensor]:
     inputs: dict[str, Tensor] = {}
     for index, spec in enumerate(request.inputs):
         name, datatype, shape = spec.name, spec.datatype, [int(d) for d in spec.shape]
+        if name in inputs:
+            raise CodecError(f"input {name!r} is sent twice; send each input once")
+        if raw and spec.HasField("contents"):
+            raise CodecError(f"input {name!r}: both typed contents and raw_input_contents; send the tensor one way")
         if datatype != "BYTES" and datatype not in DTYPES:
             raise CodecError(f"input {name!r}: unknown datatype {datatype!r}")
         if any(d < 0 for d in shape):

@@ -123,6 +123,11 @@ class EdgeMiddleware:
         except PayloadTooLarge as exc:  # raised by the counting receive where no handler answered it
             if not responded:
                 await self._refuse(scope, edge_send, 413, exc.message)
+        except Exception:
+            # Starlette answers an unhandled error 500 (app/http/errors.py logs it with the request id) and
+            # raises it again; past an answer, raising on would make the server log the same error twice.
+            if not responded:
+                raise
         finally:
             call.route = getattr(scope.get("route"), "path", "unmatched")
             # No answer started: the client went away (an error the app raised was answered 500 by now).

@@ -43,12 +43,12 @@ class Readiness(BaseModel):
     problems: list[str]
 
 
-@router.get("/health/live", tags=["health"], summary="The process is up")
+@router.api_route("/health/live", methods=["GET", "HEAD"], tags=["health"], summary="The process is up")
 async def live() -> dict[str, str]:
     return {"status": "alive"}
 
 
-@router.get("/health/ready", tags=["health"], response_model=Readiness,
+@router.api_route("/health/ready", methods=["GET", "HEAD"], tags=["health"], response_model=Readiness,
             responses={503: {"model": Readiness, "description": "Not every model is loaded and warmed up"}},
             summary="Every configured model is loaded and warmed up")
 async def ready(dataplane: DataPlaneDep) -> FastJSONResponse:

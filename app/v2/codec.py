@@ -61,12 +61,16 @@ def parse_infer_request(body: bytes, header_length: int | None) -> InferRequest:
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
             raise CodecError("every input needs a 'name'")
         name, datatype = spec["name"], spec.get("datatype")
+        if name in inputs:
+            raise CodecError(f"input {name!r} is sent twice; send each input once")
         if datatype != "BYTES" and datatype not in DTYPES:
             raise CodecError(f"input {name!r}: unknown datatype {datatype!r}")
         shape: list[int] = spec.get("shape")  # type: ignore[assignment]  # checked just below
         count = _element_count(shape, name)
         parameters = spec.get("parameters") or {}
         size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
+        if size is not None and "data" in spec:
+            raise CodecError(f"input {name!r}: both 'data' and binary_data_size; send the tensor one way")
         if size is not None:
             if not isinstance(size, int) or size < 0 or offset + size > len(binary):
                 raise CodecError(f"input {name!r}: binary_data_size {size} exceeds the binary data sent")

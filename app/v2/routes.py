@@ -25,12 +25,12 @@ async def server_metadata(dataplane: DataPlaneDep) -> dict[str, Any]:
     return dataplane.server_metadata()
 
 
-@router.get("/health/live", summary="Server liveness")
+@router.api_route("/health/live", methods=["GET", "HEAD"], summary="Server liveness")
 async def server_live() -> dict[str, bool]:
     return {"live": True}
 
 
-@router.get("/health/ready", summary="Server readiness")
+@router.api_route("/health/ready", methods=["GET", "HEAD"], summary="Server readiness")
 async def server_ready(dataplane: DataPlaneDep) -> Response:
     ready = dataplane.readiness().ready
     return FastJSONResponse({"ready": ready}, status_code=200 if ready else 503)

@@ -95,7 +95,7 @@ async def serve_stream(websocket: WebSocket, route: str, task: Task) -> None:
         if text is None:
             await websocket.close(code=1003, reason="send JSON text frames")
             return
-        if len(text) > settings.ws_max_message_bytes:
+        if len(text.encode()) > settings.ws_max_message_bytes:  # bytes, as uvicorn's own limit counts them
             await websocket.close(code=1009, reason=f"frame over {settings.ws_max_message_bytes} bytes")
             return
         if not limit.allow():

@@ -71,3 +71,14 @@ def test_a_shape_whose_size_overflows_int64_is_invalid_not_internal() -> None:
     typed.inputs.add(name="x", datatype="FP32", shape=[2**62, 2**62, 4])
     with pytest.raises(TensorError, match="do not make shape"):
         parse_inputs(typed)
+
+
+def test_a_tensor_sent_twice_or_two_ways_is_refused() -> None:
+    twice = request(raw=False)
+    twice.inputs.add(name="x", datatype="FP32", shape=[2]).contents.fp32_contents.extend([3.0, 4.0])
+    with pytest.raises(TensorError, match="'x' is sent twice"):
+        parse_inputs(twice)
+    both = request(raw=True)
+    both.inputs[0].contents.fp32_contents.extend([1.0, 2.0])
+    with pytest.raises(TensorError, match="'x': both typed contents and raw_input_contents"):
+        parse_inputs(both)

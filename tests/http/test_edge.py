@@ -122,3 +122,20 @@ def test_a_request_is_over_the_sole_connection_only_when_the_server_says_so(exte
 
     assert TestClient(server_says).get("/x").status_code == 200
     assert seen == [sole]
+
+
+def test_an_error_already_answered_500_is_not_raised_again(metrics: Metrics) -> None:
+    """Starlette answers an unhandled error 500 and raises it again, so the server would log it a second
+    time; the edge lets it end there. An error raised before any answer still reaches the server."""
+    async def boom(request: Request) -> JSONResponse:
+        raise RuntimeError("fault")
+
+    client = TestClient(edge(Starlette(routes=[Route("/boom", boom)]), metrics))  # raises what reaches it
+    assert client.get("/boom").status_code == 500
+
+    async def before_any_answer(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("fault")
+
+    bare = EdgeMiddleware(before_any_answer, max_body_bytes=LIMIT, calls=Calls(metrics, Activity()), mounts=MOUNTS)
+    with pytest.raises(RuntimeError):
+        TestClient(bare).get("/x")

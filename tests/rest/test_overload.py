@@ -3,11 +3,13 @@ request id; health keeps answering and the service recovers by itself."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
 
 import numpy as np
+import pytest
 
 from app.tasks.digit import DIGIT_EXAMPLE
 from tests.conftest import make_client, queued_items, stalled, wait_for, wait_ready
@@ -47,9 +49,11 @@ def test_full_queue_503_late_504_then_recovery() -> None:
         assert recovered.json()["predictions"][0]["digit"] == 7
 
 
-def test_a_crash_in_inference_is_500_with_the_request_id_and_spares_the_rest() -> None:
+def test_a_crash_in_inference_is_500_with_the_request_id_and_spares_the_rest(
+        caplog: pytest.LogCaptureFixture) -> None:
     with make_client(models="digit", max_batch_delay_ms=50) as client:
         wait_ready(client)
+        logging.getLogger("app").addHandler(caplog.handler)  # the app's logger does not propagate
         batcher = client.app.state.registry.get("digit").batcher  # type: ignore[attr-defined]
         original = batcher._run_batch
 
@@ -74,4 +78,7 @@ def test_a_crash_in_inference_is_500_with_the_request_id_and_spares_the_rest() -
         assert results["good"].status_code == 200
         assert results["bad"].status_code == 500
         assert "bad-1" in results["bad"].json()["detail"]
+        logging.getLogger("app").removeHandler(caplog.handler)
+        logged = [r for r in caplog.records if r.exc_info and "simulated fault" in str(r.exc_info[1])]
+        assert len(logged) == 1 and "bad-1" in logged[0].getMessage()  # one line per 500, naming the request
         assert client.post("/predict/digit", json=BODY).status_code == 200

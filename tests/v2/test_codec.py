@@ -74,3 +74,14 @@ def test_a_shape_whose_size_overflows_int64_is_400() -> None:
     typed = orjson.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [2**62, 2**62, 4], "data": []}]})
     with pytest.raises(BadRequest, match="do not make shape"):
         parse_infer_request(typed, None)
+
+
+@pytest.mark.parametrize(("body", "header", "words"), [
+    (b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1]},'
+     b' {"name": "x", "datatype": "FP32", "shape": [1], "data": [2]}]}', None, "'x' is sent twice"),
+    (b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1],'
+     b' "parameters": {"binary_data_size": 4}}]}\x00\x00\x80\x3f', 113, "'x': both 'data' and binary_data_size"),
+])
+def test_a_tensor_sent_twice_or_two_ways_is_refused(body: bytes, header: int | None, words: str) -> None:
+    with pytest.raises(BadRequest, match=words):
+        parse_infer_request(body, header)

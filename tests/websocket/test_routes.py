@@ -84,6 +84,9 @@ def test_limits_close_with_their_codes(url: str) -> None:
         connection.send(json.dumps({"values": [1.0] * 2000}))  # over 4,096 bytes
         assert closed_code(connection) == 1009
     with ws(url) as connection:
+        connection.send(json.dumps({"state": "\u20ac" * 1500}, ensure_ascii=False))  # 1,514 characters, 4,514 bytes
+        assert closed_code(connection) == 1009
+    with ws(url) as connection:
         for _ in range(400):  # far over 200 frames a second
             connection.send(json.dumps({"values": [1.0]}))
         assert closed_code(connection) == 1008
