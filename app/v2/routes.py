@@ -25,15 +25,20 @@ async def server_metadata(dataplane: DataPlaneDep) -> dict[str, Any]:
     return dataplane.server_metadata()
 
 
-@router.api_route("/health/live", methods=["GET", "HEAD"], summary="Server liveness")
+@router.get("/health/live", summary="Server liveness (HEAD too)")
 async def server_live() -> dict[str, bool]:
     return {"live": True}
 
 
-@router.api_route("/health/ready", methods=["GET", "HEAD"], summary="Server readiness")
+@router.get("/health/ready", summary="Server readiness (HEAD too)")
 async def server_ready(dataplane: DataPlaneDep) -> Response:
     ready = dataplane.readiness().ready
     return FastJSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
+
+# HEAD answers as GET without the body; one operation per path in OpenAPI.
+router.add_api_route("/health/live", server_live, methods=["HEAD"], include_in_schema=False)
+router.add_api_route("/health/ready", server_ready, methods=["HEAD"], include_in_schema=False)
 
 
 @router.get("/models/stats", summary="Statistics of every model version (statistics extension)")
