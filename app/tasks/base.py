@@ -65,8 +65,8 @@ class TaskModel(ABC, Generic[P, R]):
     # --- the declaration and what follows from it
 
     def inputs(self) -> tuple[Input, ...]:
-        """The request's inputs; a task whose manifest declares them (the tensor task) reads them there."""
-        return self.INPUTS
+        """The request's inputs: the class's, or the manifest's where it declares them (the tensor task)."""
+        return self.contract.inputs
 
     def outputs(self) -> tuple[TensorSpec, ...]:
         return self.OUTPUTS

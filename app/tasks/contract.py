@@ -162,14 +162,6 @@ class Contract:
         return values
 
 
-def json_values(inputs: Sequence[Input], body: dict[str, Any], model: Any) -> dict[str, Any]:
-    return Contract(inputs).json_values(body, model)
-
-
-def tensor_values(inputs: Sequence[Input], tensors: dict[str, Tensor], model: Any) -> dict[str, Any]:
-    return Contract(inputs).tensor_values(tensors, model)
-
-
 def refuse_unknown(given: Iterable[str], names: frozenset[str], form: str) -> None:
     if names.issuperset(given):
         return

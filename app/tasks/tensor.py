@@ -44,12 +44,8 @@ class TensorModel(TaskModel[Feeds, Feeds]):
                                     f"a tensor model takes {sorted(DTYPES)}")
         self.batched = all(spec.shape and spec.shape[0] == -1 for spec in manifest.inputs)
         # The manifest declares the request: every input required, the batch dimension bounded by max_items.
-        self._inputs = tuple(Input(spec.name, spec.datatype, tuple(spec.shape), where="tensor",
-                                   items="max_items" if self.batched else None) for spec in manifest.inputs)
-        self.contract = Contract(self._inputs)
-
-    def inputs(self) -> tuple[Input, ...]:
-        return self._inputs
+        self.contract = Contract([Input(spec.name, spec.datatype, tuple(spec.shape), where="tensor",
+                                        items="max_items" if self.batched else None) for spec in manifest.inputs])
 
     def outputs(self) -> tuple[TensorSpec, ...]:
         return tuple(self.manifest.outputs)

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from app.errors import ServeError
 from app.http import numeric_json
 from app.http.body import parse_json_object
-from app.tasks.contract import json_values
 from app.tasks.digit import DigitModel, check_images
 
 SHAPES = {"images": (2, 3)}  # small items keep the cases readable; digit bodies use (28, 28)
@@ -110,7 +109,7 @@ IMAGE = st.one_of(
 def digit_outcome(raw: bytes, fast: bool) -> tuple[str, Any]:
     try:
         body = parse_json_object(raw, arrays={"images": (28, 28)} if fast else None)
-        values = json_values(DigitModel.INPUTS, body, SimpleNamespace(max_items=64))  # the digit task's checks
+        values = DigitModel.contract.json_values(body, SimpleNamespace(max_items=64))  # the digit task's checks
         images = check_images(values["images"])
     except ServeError as exc:
         return type(exc).__name__, str(exc)

@@ -15,14 +15,13 @@ from app.repository.loader import load_model
 from app.settings import Settings
 from app.tasks import TASKS, TaskModel
 from app.tasks.contract import (
+    Contract,
     Input,
     json_arrays,
-    json_values,
     request_model,
     run_grouped,
     scatter,
     signature_of,
-    tensor_values,
 )
 from app.tasks.digit import DIGIT_EXAMPLE
 from app.tensors import Tensor
@@ -38,16 +37,17 @@ INPUTS = (
     Input("h", "FP64", (-1,), "tensors only", default=None, where="tensor"),
 )
 LIMITS = SimpleNamespace(max_items=3, max_k=5)
+CONTRACT = Contract(INPUTS)
 ROW = [[0.0, 0.5, 1.0], [1.0, 2.0, 3.0]]
 
 
 def bad_json(body: dict[str, Any], words: str) -> None:
     with pytest.raises(InputError, match=words):
-        json_values(INPUTS, body, LIMITS)
+        CONTRACT.json_values(body, LIMITS)
 
 
 def test_json_values_follow_the_declaration() -> None:
-    values = json_values(INPUTS, {"rows": [ROW], "series": [[1.0], [1.0, 2.0]], "k": 5, "order": None,
+    values = CONTRACT.json_values({"rows": [ROW], "series": [[1.0], [1.0, 2.0]], "k": 5, "order": None,
                                   "token": 12}, LIMITS)
     assert values["rows"].shape == (1, 2, 3) and values["rows"].dtype == np.float64
     assert [len(row) for row in values["series"]] == [1, 2]
@@ -84,7 +84,7 @@ def tensor(name: str, datatype: str, data: Any) -> Tensor:
 
 
 def test_tensor_values_follow_the_declaration() -> None:
-    values = tensor_values(INPUTS, {"rows": tensor("rows", "FP32", [ROW]), "k": tensor("k", "INT64", [4]),
+    values = CONTRACT.tensor_values({"rows": tensor("rows", "FP32", [ROW]), "k": tensor("k", "INT64", [4]),
                                     "order": tensor("order", "BYTES", [b"B"]), "h": tensor("h", "FP64", [1.0])},
                            LIMITS)
     assert values["rows"].shape == (1, 2, 3) and (values["k"], values["order"]) == (4, "B")
@@ -104,7 +104,7 @@ def test_tensor_values_follow_the_declaration() -> None:
 ])
 def test_tensor_values_refuse_what_the_declaration_does_not_allow(tensors: dict[str, Tensor], words: str) -> None:
     with pytest.raises(InputError, match=words):
-        tensor_values(INPUTS, tensors, LIMITS)
+        CONTRACT.tensor_values(tensors, LIMITS)
 
 
 def test_the_schema_the_signature_and_the_array_fields_come_from_the_declaration() -> None:
