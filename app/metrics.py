@@ -43,7 +43,8 @@ def split_key(key: str) -> tuple[str, str]:
 class Metrics(BatchObserver):
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.shared = multiprocess_dir() is not None
+        self.directory = multiprocess_dir()  # several workers share their numbers here; None: one process
+        self.shared = self.directory is not None
         r = self.registry
         self.requests = Counter("seqserve_requests", "Requests answered, by protocol, route, model, version and "
                                 "outcome (canonical code).", ["protocol", "route", "model", "version", "outcome"],
@@ -100,15 +101,16 @@ class Metrics(BatchObserver):
         self._child(self.inference, name, version).observe(seconds)
         if inline:
             self._child(self.inline_batches, name, version).inc()
-        if self.shared:  # another worker's scrape reads the depth from the file: keep it current per batch
-            queued = self._queues.get(model)
-            if queued is not None:
-                self._child(self.queue, name, version).set(queued())
+        if self.shared and model in self._queues:  # another worker's scrape reads the file: current per batch
+            self._write_queue(model)
 
     def watch_queue(self, model: str, queued_items: Callable[[], int]) -> None:
         self._queues[model] = queued_items
         if not self.shared:  # one process: read at scrape time, nothing per request
             self._child(self.queue, *split_key(model)).set_function(queued_items)
+
+    def _write_queue(self, model: str) -> None:
+        self._child(self.queue, *split_key(model)).set(self._queues[model]())
 
     def forget_queue(self, model: str) -> None:
         self._queues.pop(model, None)
@@ -145,14 +147,13 @@ class Metrics(BatchObserver):
     # --- the scrape
 
     def render(self) -> bytes:
-        directory = multiprocess_dir()
-        if directory is None:
+        if self.directory is None:
             return generate_latest(self.registry)
-        for name, items in self._queues.items():  # this worker's queues as of now
-            self._child(self.queue, *split_key(name)).set(items())
-        forget_dead_workers(directory)
+        for model in self._queues:  # this worker's queues as of now
+            self._write_queue(model)
+        forget_dead_workers(self.directory)
         combined = CollectorRegistry()
-        multiprocess.MultiProcessCollector(combined, path=directory)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(combined, path=self.directory)  # type: ignore[no-untyped-call]
         return generate_latest(combined)
 
     content_type = CONTENT_TYPE_LATEST
