@@ -80,6 +80,15 @@ class InputError(ServeError):
     status = 422
 
 
+class TooManyRequests(ServeError):
+    """This client has its share of a model's queue taken: answered at once; others are still served."""
+
+    status = 429
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{message}; retry once your queued requests are answered", {"Retry-After": RETRY_AFTER_S})
+
+
 class QueueFull(ServeError):
     """The model's queue is full: answered at once, with a hint when to retry."""
 

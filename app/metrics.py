@@ -58,6 +58,9 @@ class Metrics(BatchObserver):
         self.inference = Histogram("seqserve_inference_seconds", "Time of one batched model run (the run itself, "
                                    "without thread hand-offs).", ["model", "version"], buckets=LATENCY_BUCKETS,
                                    registry=r)
+        self.refused = Counter("seqserve_refused", "Requests refused before they queued, by reason: request_too_large "
+                               "(413), client_share (429), queue_full (503), client_sequences (429), "
+                               "sequences_full (503).", ["model", "version", "reason"], registry=r)
         self.inline_batches = Counter("seqserve_inline_batches", "Model runs made on the event loop (small, nothing "
                                       "else queued), without a thread hand-off.", ["model", "version"], registry=r)
         self.model_loads = Counter("seqserve_model_loads", "Loads of a model version (start, poll, explicit), by "
@@ -103,6 +106,9 @@ class Metrics(BatchObserver):
             self._child(self.inline_batches, name, version).inc()
         if self.shared and model in self._queues:  # another worker's scrape reads the file: current per batch
             self._write_queue(model)
+
+    def refuse(self, model: str, reason: str) -> None:
+        self._child(self.refused, *split_key(model), reason).inc()
 
     def watch_queue(self, model: str, queued_items: Callable[[], int]) -> None:
         self._queues[model] = queued_items

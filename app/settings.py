@@ -70,7 +70,17 @@ class Settings(BaseSettings):
         "(batches still form while the previous batch runs).",
     )
     max_queue_items: int = Field(
-        2048, ge=1, description="Items a model's queue holds before new requests get 503 with Retry-After."
+        2048, ge=1, description="Items a model's queue holds before new requests get 503 with Retry-After. "
+        "Items count as the batch does: images, series, or texts times beams.",
+    )
+    max_request_share: float = Field(
+        0.25, gt=0.0, le=1.0, description="Largest share of max_queue_items one request may count; a bigger "
+        "request gets 413. Requests bigger than max_batch_size run as several batches.",
+    )
+    client_queue_share: float = Field(
+        0.25, gt=0.0, le=1.0, description="Share of max_queue_items one client (its API key's name, else its "
+        "address) may have queued per model; past it its requests get 429 with Retry-After while others' are "
+        "still taken. Batches are taken fairly between clients.",
     )
     inline_max_ms: float = Field(
         2.0, ge=0.0,
@@ -94,6 +104,10 @@ class Settings(BaseSettings):
     # --- security and logging
     api_key: SecretStr | None = Field(
         None, description="When set, predict and infer routes need 'Authorization: Bearer <key>'. Health stays open."
+    )
+    api_keys: dict[str, SecretStr] = Field(
+        {}, description='Several clients\' keys, as JSON {"name": "key"}: each client sends its own, and the '
+        "queue's fair shares and the sequence quotas count by its name. May be set with api_key or alone.",
     )
     ws_max_message_bytes: int = Field(65536, ge=256, description="Largest WebSocket frame a stream accepts "
                                       "(close 1009 above it).")
@@ -140,6 +154,14 @@ class Settings(BaseSettings):
         # `KEY: ${KEY:-}` in a compose file sets an empty value: that means no key, never the key "".
         return value if value is not None and value.get_secret_value().strip() else None
 
+    @field_validator("api_keys")
+    @classmethod
+    def _no_empty_keys(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        empty = [name for name, key in value.items() if not key.get_secret_value().strip()]
+        if empty:
+            raise ValueError(f"api_keys {empty} are empty: every client's key must be a non-empty string")
+        return value
+
     @field_validator("version_policy")
     @classmethod
     def _check_policy(cls, value: str) -> str:
@@ -155,6 +177,14 @@ class Settings(BaseSettings):
 
     def policy_for(self, model: str) -> VersionPolicy:
         return VersionPolicy.parse(self.version_policies.get(model, self.version_policy))
+
+    @property
+    def max_request_items(self) -> int:
+        return max(1, int(self.max_queue_items * self.max_request_share))
+
+    @property
+    def max_client_items(self) -> int:
+        return max(1, int(self.max_queue_items * self.client_queue_share))
 
     @property
     def worker_count(self) -> int:

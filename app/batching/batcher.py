@@ -16,6 +16,11 @@ A small batch runs inline, on the event loop, when nothing else is queued and `I
 The cost is learnt per unit of work (`work_of`: items, or what a task says). A lone request that may run
 inline and came over the only open connection (`Activity.sole_connection`) runs within `submit` itself,
 without queueing for the collector: its task never yields, which saves two turns of the event loop.
+
+The queue is shared between clients (app/batching/fairness.py): a request over its bounded share of the
+queue is refused (413), a client over its share waits its turn (429), and batches are taken fairly between
+clients. A request bigger than half a batch is split (`split`, `join`) into parts that queue on their own,
+so one big request holds the model no longer than one batch at a time and others ride beside its parts.
 """
 
 from __future__ import annotations
@@ -24,16 +29,16 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from app.batching.activity import Activity
+from app.batching.fairness import FairQueue
 from app.batching.inline import InlinePolicy
 from app.batching.statistics import Duration, Statistics
-from app.errors import DeadlineExceeded, ModelUnavailable, QueueFull
+from app.errors import DeadlineExceeded, ModelUnavailable, PayloadTooLarge, QueueFull, ServeError, TooManyRequests
 
 P = TypeVar("P")
 R = TypeVar("R")
@@ -43,6 +48,9 @@ class BatchObserver:
     """Hooks for metrics; the default does nothing."""
 
     def batch_done(self, model: str, items: int, seconds: float, inline: bool) -> None: ...
+
+    def refuse(self, model: str, reason: str) -> None:
+        """A request refused before queueing, for `reason` (FairQueue's)."""
 
     def watch_queue(self, model: str, queued_items: Callable[[], int]) -> None:
         """Called once per batcher: `queued_items` says its queue depth whenever asked (a scrape), so
@@ -55,6 +63,8 @@ class _Pending(Generic[P, R]):
     size: int
     future: asyncio.Future[R] = field(repr=False)
     queued_at: float = 0.0  # perf_counter
+    client: str = ""
+    start: float = 0.0  # the fair queue's start tag
     taken: bool = False  # popped for a batch (by the collector or the worker thread)
 
 
@@ -83,6 +93,10 @@ class Batcher(Generic[P, R]):
         inline_max_s: float = 0.0,
         work_of: Callable[[P], int] | None = None,
         activity: Activity | None = None,
+        max_request_items: int | None = None,
+        max_client_items: int | None = None,
+        split: Callable[[P, int], list[P]] | None = None,
+        join: Callable[[list[R]], R] | None = None,
     ) -> None:
         self.name = name
         self._run_batch = run_batch
@@ -93,9 +107,12 @@ class Batcher(Generic[P, R]):
         self.max_batch_delay_s = max_batch_delay_s
         self.max_queue_items = max_queue_items
         self._observer = observer or BatchObserver()
-        self._observer.watch_queue(name, lambda: self._queued_items)
-        self._queue: deque[_Pending[P, R]] = deque()
-        self._queued_items = 0
+        request_items = max_request_items or max_queue_items
+        self._queue: FairQueue[_Pending[P, R]] = FairQueue(max_queue_items, request_items,
+                                                          max(request_items, max_client_items or max_queue_items))
+        self._split = split
+        self._join = join
+        self._observer.watch_queue(name, lambda: self._queue.items)
         self._lock = threading.Lock()  # the queue and its count: the worker thread takes batches too
         self._wakeup = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"infer-{name}")
@@ -115,7 +132,7 @@ class Batcher(Generic[P, R]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         with self._lock:
-            queued = list(self._queue)
+            queued = self._queue.drain()
         for pending in queued:
             if not pending.future.done():
                 pending.future.cancel()
@@ -129,37 +146,50 @@ class Batcher(Generic[P, R]):
             await self._drained
         await self.stop()
 
-    async def submit(self, payload: P, timeout_s: float) -> R:
+    async def submit(self, payload: P, timeout_s: float, client: str = "") -> R:
+        """Queue a payload for `client` (who sent it: fairness is between clients) and wait for its result."""
         if self._closing:
             raise ModelUnavailable(f"model {self.name!r} is being unloaded")
         size = self._size_of(payload)
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
-        pending = _Pending(payload, size, future, started)
+        pending = _Pending(payload, size, future, started, client)
+        parts = [pending]
         deadline: asyncio.TimerHandle | None = None
         if (self.inline.sole_connection and not self._in_flight and not self._running
-                and self._inline_allowed(self._work_of(payload), 1)):
+                and size <= self.max_batch_size and self._inline_allowed(self._work_of(payload), 1)):
             pending.taken = True  # never queued: answered (its future done) before the first await
             self.statistics.queue.add(0.0)
             self._finish(self._execute([pending], size), inline=True)
         else:
+            # Parts of half a batch: each batch keeps room for other clients' requests beside one part.
+            part_items = max(1, self.max_batch_size // 2)
+            pieces = self._split(payload, part_items) if size > part_items and self._split is not None else []
+            if len(pieces) > 1:
+                parts = [_Pending(piece, self._size_of(piece), loop.create_future(), started, client)
+                         for piece in pieces]
             with self._lock:
-                # An empty queue takes any one request, so a request bigger than the queue is not refused forever.
-                queued = self._queued_items
-                accepted = queued + size <= self.max_queue_items or queued == 0
-                if accepted:
-                    self._queue.append(pending)
-                    self._queued_items += size
-            if not accepted:
+                refusal = self._queue.admit(client, size)
+                if refusal is None:
+                    for part in parts:
+                        self._queue.push(part)
+                else:
+                    queued, held = self._queue.items, self._queue.client_queued(client)
+            if refusal is not None:
                 self.statistics.fail.add(0.0)
-                raise QueueFull(f"model {self.name!r} has {queued} items queued")
+                self._observer.refuse(self.name, refusal)
+                raise self._refusal(refusal, size, queued, held)
             self._wakeup.set()
-            # The deadline fails the future itself: a bare timer, cheaper per request than asyncio.timeout.
-            deadline = loop.call_later(timeout_s, _expire, future, self.name, timeout_s)
+            # The deadline fails the futures itself: a bare timer, cheaper per request than asyncio.timeout.
+            deadline = loop.call_later(timeout_s, _expire, [part.future for part in parts], self.name, timeout_s)
         self._in_flight += 1
         try:
-            result = await future  # a done future: no yield
+            if len(parts) == 1:
+                result = await future  # a done future: no yield
+            else:
+                assert self._join is not None
+                result = self._join([await part.future for part in parts])
         except BaseException:
             self.statistics.fail.add(time.perf_counter() - started)
             raise
@@ -172,21 +202,34 @@ class Batcher(Generic[P, R]):
             self._in_flight -= 1
             if not self._in_flight and self._drained is not None and not self._drained.done():
                 self._drained.set_result(None)
-            # Timed out or cancelled: still queued, the collector will drop it, but its items stop
-            # counting against the queue now; already running, its result is discarded.
-            if not pending.taken:
-                with self._lock:
-                    if not pending.taken:
-                        self._queued_items -= pending.size
-                        pending.size = 0
+            # Timed out, cancelled, or a part failed: what is still queued is dropped when its turn comes,
+            # but its items stop counting against the queue now; what already runs has its result discarded.
+            for part in parts:
+                if not part.taken:
+                    with self._lock:
+                        if not part.taken:
+                            self._queue.forget(part)
+                    if not part.future.done():
+                        part.future.cancel()
+
+    def _refusal(self, reason: str, size: int, queued: int, held: int) -> ServeError:
+        queue = self._queue
+        if reason == FairQueue.REQUEST_TOO_LARGE:
+            return PayloadTooLarge(f"the request counts {size} queue items (items x beams); one request to model "
+                                   f"{self.name!r} may count at most {queue.request_items}: send it in parts")
+        if reason == FairQueue.CLIENT_SHARE:
+            return TooManyRequests(f"this client has {held} items queued for model {self.name!r}; with "
+                                   f"{size} more it passes its share of {queue.client_items}")
+        return QueueFull(f"model {self.name!r} has {queued} items queued")
 
     def _take(self, batch: list[_Pending[P, R]], items: int) -> int:
-        """Move queued requests into `batch` up to the batch size (from the loop or the worker thread)."""
+        """Move queued requests into `batch` up to the batch size, fairly between clients (from the loop or
+        the worker thread)."""
+        queue = self._queue
         with self._lock:
-            while self._queue and (not batch or items + self._queue[0].size <= self.max_batch_size):
-                pending = self._queue.popleft()
+            while (pending := queue.peek()) is not None and (not batch or items + pending.size <= self.max_batch_size):
+                queue.pop(pending)
                 pending.taken = True
-                self._queued_items -= pending.size
                 if pending.future.done():  # timed out or cancelled while queued
                     continue
                 self.statistics.queue.add(time.perf_counter() - pending.queued_at)
@@ -283,6 +326,7 @@ class Batcher(Generic[P, R]):
                     pending.future.set_result(result)
 
 
-def _expire(future: asyncio.Future[R], name: str, timeout_s: float) -> None:
-    if not future.done():
-        future.set_exception(DeadlineExceeded(f"no result from model {name!r} within {timeout_s:g} s"))
+def _expire(futures: list[asyncio.Future[R]], name: str, timeout_s: float) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_exception(DeadlineExceeded(f"no result from model {name!r} within {timeout_s:g} s"))

@@ -18,13 +18,14 @@ from app.metrics import Metrics
 
 
 class Call:
-    __slots__ = ("_calls", "_done", "model", "outcome", "protocol", "route", "started", "version")
+    __slots__ = ("_calls", "_done", "client", "model", "outcome", "protocol", "route", "started", "version")
 
-    def __init__(self, calls: Calls, protocol: str, route: str) -> None:
+    def __init__(self, calls: Calls, protocol: str, route: str, client: str = "") -> None:
         self._calls = calls
         self._done = False
         self.protocol = protocol
         self.route = route
+        self.client = client  # who sent it: a named API key's name, else the peer's address (app/auth.py)
         self.model = ""
         self.version = ""
         self.outcome: str | None = None  # set by a failure; "ok" when finished without one
@@ -60,10 +61,10 @@ class Calls:
         self.metrics = metrics
         self.activity = activity
 
-    def open(self, protocol: str, route: str, sole_connection: bool = False) -> Call:
+    def open(self, protocol: str, route: str, sole_connection: bool = False, client: str = "") -> Call:
         """`sole_connection`: the request came over the process's only open connection (app/http/protocol.py)."""
         self.activity.enter(sole_connection)
-        return Call(self, protocol, route)
+        return Call(self, protocol, route, client)
 
     def close(self, call: Call, outcome: str) -> None:
         self.activity.leave()

@@ -90,9 +90,9 @@ class DataPlane:
         self.sequences = SequenceStore(settings.sequence_ttl_min * 60, settings.max_sequences)
         self._sequences_running: set[tuple[str, str]] = set()
 
-    def call(self, protocol: str, route: str, sole_connection: bool = False) -> Call:
+    def call(self, protocol: str, route: str, sole_connection: bool = False, client: str = "") -> Call:
         """Open the record of one request; the adapter finishes it (or uses it as a context manager)."""
-        return self.calls.open(protocol, route, sole_connection)
+        return self.calls.open(protocol, route, sole_connection, client)
 
     # --- finding a model version
 
@@ -118,16 +118,18 @@ class DataPlane:
 
     # --- running
 
-    async def run(self, entry: ModelVersion, payload: Any, timeout_s: float | None = None) -> Any:
-        """Submit a payload to the version's batcher; `timeout_s`: the caller's deadline, capped by the server's."""
+    async def run(self, entry: ModelVersion, payload: Any, timeout_s: float | None = None,
+                  call: Call | None = None) -> Any:
+        """Submit a payload to the version's batcher, for the call's client; `timeout_s`: the caller's
+        deadline, capped by the server's."""
         assert entry.batcher is not None  # a ready version has one
         limit = self.timeout_s if timeout_s is None else min(self.timeout_s, timeout_s)
-        return await entry.batcher.submit(payload, limit)
+        return await entry.batcher.submit(payload, limit, call.client if call is not None else "")
 
-    async def answer(self, entry: ModelVersion, payload: Any) -> dict[str, Any]:
+    async def answer(self, entry: ModelVersion, payload: Any, call: Call | None = None) -> dict[str, Any]:
         """Run a payload and give the typed JSON answer, naming the model version that gave it."""
         assert entry.model is not None
-        result = await self.run(entry, payload)
+        result = await self.run(entry, payload, call=call)
         return {"model": entry.name, "version": entry.version, **entry.model.answer_json(result)}
 
     async def predict(self, task: Task, body: dict[str, Any], model: str | None, version: str | None,
@@ -135,7 +137,7 @@ class DataPlane:
         """A typed JSON body for `task` -> its JSON answer."""
         entry = self.find(self.task_model(task, model, body), version, task, call)
         assert entry.model is not None
-        return await self.answer(entry, entry.model.parse_json(body))
+        return await self.answer(entry, entry.model.parse_json(body), call)
 
     async def predict_upload(self, task: Task, data: bytes, model: str | None, version: str | None,
                              call: Call | None = None) -> dict[str, Any]:
@@ -145,7 +147,7 @@ class DataPlane:
         assert first.model is not None
         payload = await asyncio.to_thread(first.model.parse_upload, data)
         entry = self.find(name, version, task, call)  # again after the await: what serves now runs it
-        return await self.answer(entry, payload)
+        return await self.answer(entry, payload, call)
 
     async def infer(self, name: str, version: str | int | None, decode: Callable[[], Inference],
                     call: Call | None = None) -> tuple[ModelVersion, list[Tensor]]:
@@ -158,12 +160,13 @@ class DataPlane:
         assert model is not None
         payload = model.parse_tensors(request.inputs)
         if request.sequence is None:
-            result = await self.run(entry, payload, request.timeout_s)
+            result = await self.run(entry, payload, request.timeout_s, call)
         else:
-            result = await self._sequence_step(entry, request, payload)
+            result = await self._sequence_step(entry, request, payload, call)
         return entry, select_outputs(request.outputs, model.answer_tensors(result))
 
-    async def _sequence_step(self, entry: ModelVersion, request: Inference, payload: Any) -> Any:
+    async def _sequence_step(self, entry: ModelVersion, request: Inference, payload: Any,
+                             call: Call | None) -> Any:
         model, sequence = entry.model, request.sequence
         assert model is not None and sequence is not None
         if any(name in request.inputs for name in model.state_inputs):
@@ -174,7 +177,7 @@ class DataPlane:
         self._sequences_running.add(running)
         try:
             state = self.sequences.begin(sequence, entry.key, model.initial_state())
-            result = await self.run(entry, model.with_state(payload, state), request.timeout_s)
+            result = await self.run(entry, model.with_state(payload, state), request.timeout_s, call)
             self.sequences.keep(sequence, entry.key, model.state_of(result))
         finally:
             self._sequences_running.discard(running)
@@ -199,7 +202,7 @@ class DataPlane:
             raise InputError(f"this connection carries the state; send {model.state_field!r} only in the first "
                              "frame, to resume")
         current = model.open_state(frame.get(model.state_field)) if first else stream.state
-        result = await self.run(entry, model.step_json(frame, current))
+        result = await self.run(entry, model.step_json(frame, current), call=call)
         stream.state = model.state_of(result)
         return {"model": entry.name, "version": entry.version, **model.answer_json(result)}
 

@@ -18,7 +18,7 @@ from google.protobuf import json_format
 from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc as pb_grpc
 
-from app.auth import check_api_key
+from app.auth import check_api_key, peer_host
 from app.dataplane import Call, DataPlane
 from app.errors import ServeError, code_of
 from app.grpc.codec import infer_response, inference, parameters
@@ -44,7 +44,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
                       work: Callable[[Call], Awaitable[Reply]]) -> Reply:
         """Run one call; a failure becomes its status code."""
         try:
-            with self.dataplane.call(PROTOCOL, rpc) as call:
+            with self.dataplane.call(PROTOCOL, rpc, client=peer_host(context.peer() or "")) as call:
                 return await work(call)
         except ServeError as exc:
             await context.abort(status_of(exc), exc.message)
@@ -56,9 +56,13 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
             await context.abort(grpc.StatusCode.INTERNAL, "internal error")
             raise
 
-    def _authorize(self, context: grpc.aio.ServicerContext) -> None:
+    def _authorize(self, context: grpc.aio.ServicerContext, call: Call | None = None) -> str:
+        """Unauthenticated unless the call carries a configured key; the client it speaks for (app/auth.py)."""
         metadata = dict(context.invocation_metadata() or ())
-        check_api_key(str(metadata.get("authorization", "")), self.settings)
+        client = check_api_key(str(metadata.get("authorization", "")), self.settings) or peer_host(context.peer() or "")
+        if call is not None:
+            call.client = client
+        return client
 
     # --- health and metadata (open, as on HTTP)
 
@@ -112,7 +116,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
 
     async def RepositoryIndex(self, request: pb.RepositoryIndexRequest, context: Any) -> pb.RepositoryIndexResponse:
         async def work(call: Call) -> pb.RepositoryIndexResponse:
-            self._authorize(context)
+            self._authorize(context, call)
             return json_format.ParseDict({"models": self.dataplane.repository_index(ready_only=request.ready)},
                                          pb.RepositoryIndexResponse())
 
@@ -121,7 +125,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
     async def RepositoryModelLoad(self, request: pb.RepositoryModelLoadRequest,
                                   context: Any) -> pb.RepositoryModelLoadResponse:
         async def work(call: Call) -> pb.RepositoryModelLoadResponse:
-            self._authorize(context)
+            self._authorize(context, call)
             await self.dataplane.load(request.model_name, list(request.parameters))
             return pb.RepositoryModelLoadResponse()
 
@@ -130,7 +134,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
     async def RepositoryModelUnload(self, request: pb.RepositoryModelUnloadRequest,
                                     context: Any) -> pb.RepositoryModelUnloadResponse:
         async def work(call: Call) -> pb.RepositoryModelUnloadResponse:
-            self._authorize(context)
+            self._authorize(context, call)
             await self.dataplane.unload(request.model_name)
             return pb.RepositoryModelUnloadResponse()
 
@@ -146,7 +150,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
 
     async def ModelInfer(self, request: pb.ModelInferRequest, context: Any) -> pb.ModelInferResponse:
         async def work(call: Call) -> pb.ModelInferResponse:
-            self._authorize(context)
+            self._authorize(context, call)
             return await self._infer(request, context.time_remaining(), call)
 
         return await self._answer("ModelInfer", context, work)
@@ -157,7 +161,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
         in order; each answer, or the error of its request, goes back as soon as it is ready, carrying the
         request's id."""
         try:
-            self._authorize(context)
+            client = self._authorize(context)
         except ServeError as exc:
             await context.abort(status_of(exc), exc.message)
         answers: asyncio.Queue[pb.ModelStreamInferResponse | None] = asyncio.Queue()
@@ -169,7 +173,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[mi
             if after is not None:  # steps of one sequence run in the order they came
                 await asyncio.wait([after])
             try:
-                with self.dataplane.call(PROTOCOL, "ModelStreamInfer") as call:
+                with self.dataplane.call(PROTOCOL, "ModelStreamInfer", client=client) as call:
                     response = await self._infer(request, None, call)
                 await answers.put(pb.ModelStreamInferResponse(infer_response=response))
             except ServeError as exc:

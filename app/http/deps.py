@@ -35,7 +35,10 @@ CallDep = Annotated[Call | None, Depends(get_call)]
 
 
 async def require_api_key(request: Request, settings: SettingsDep) -> None:
-    check_api_key(request.headers.get("authorization", ""), settings)
+    client = check_api_key(request.headers.get("authorization", ""), settings)
+    call = call_of(request.scope)
+    if client is not None and call is not None:
+        call.client = client
 
 
 Authorized = Depends(require_api_key)

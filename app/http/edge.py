@@ -68,8 +68,9 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        peer = scope.get("client")
         call = self.calls.open(self.mounts.of(scope["path"]).protocol, "unmatched",
-                               sole_connection=open_connections(scope) == 1)
+                               sole_connection=open_connections(scope) == 1, client=peer[0] if peer else "")
         request_id = b""
         length: bytes | None = None
         for key, value in scope["headers"]:

@@ -59,7 +59,8 @@ def start_batcher(key: str, model: TaskModel[Any, Any], settings: Settings, obse
     batcher: Batcher[Any, Any] = Batcher(
         key, model.run_batch, model.size, settings.max_batch_size, settings.max_batch_delay_ms / 1000,
         settings.max_queue_items, observer, inline_max_s=settings.inline_max_ms / 1000, work_of=model.work,
-        activity=activity,
+        activity=activity, max_request_items=settings.max_request_items, max_client_items=settings.max_client_items,
+        split=model.split, join=model.join,
     )
     batcher.start()
     return batcher

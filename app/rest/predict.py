@@ -69,11 +69,14 @@ async def predict(scope: Scope, receive: Receive, task: Task) -> bytes:
             authorization = authorization or value
         elif key == b"content-type":
             content_type = content_type or value
-    check_api_key(authorization.decode("latin-1") if authorization else "", state.settings)
+    client = check_api_key(authorization.decode("latin-1") if authorization else "", state.settings)
+    call = call_of(scope)
+    if client is not None and call is not None:
+        call.client = client
     version, model = parse_query(scope["query_string"])
     body = await read_json_body(content_type, receive, task.json_arrays)
     dataplane: DataPlane = state.dataplane
-    return json_bytes(await dataplane.predict(task, body, model, version, call_of(scope)))
+    return json_bytes(await dataplane.predict(task, body, model, version, call))
 
 
 def request_body(task: Task, dataplane: DataPlane) -> dict[str, Any]:

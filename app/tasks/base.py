@@ -164,6 +164,18 @@ class TaskModel(ABC, Generic[P, R]):
         learns a cost per unit of, to decide what may run on the event loop); items by default."""
         return self.size(payload)
 
+    def split(self, payload: P, most: int) -> list[P]:
+        """A payload bigger than a batch, as parts of at most `most` items that run apart (`join` puts their
+        results back together), so it holds the model no longer than one batch at a time; one part where a
+        task's payload does not divide."""
+        return [payload]
+
+    def join(self, results: list[R]) -> R:
+        """The results of `split`'s parts, in order -> the payload's result."""
+        if len(results) != 1:
+            raise NotImplementedError(f"task {self.task} splits no payload")
+        return results[0]
+
     @abstractmethod
     def warmup_payloads(self, batch_sizes: list[int]) -> list[P]:
         """Realistic payloads of the given sizes, to run before the model is reported ready."""

@@ -104,6 +104,12 @@ class DigitModel(TaskModel[np.ndarray, np.ndarray]):
     def size(self, payload: np.ndarray) -> int:
         return len(payload)
 
+    def split(self, payload: np.ndarray, most: int) -> list[np.ndarray]:
+        return [payload[i : i + most] for i in range(0, len(payload), most)]
+
+    def join(self, results: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(results)
+
     def run_batch(self, payloads: list[np.ndarray]) -> list[np.ndarray]:
         images = payloads[0] if len(payloads) == 1 else np.concatenate(payloads)
         probabilities = softmax(self.backend.run("model", {self.input_name: images})[0].astype(np.float64))

@@ -81,6 +81,13 @@ class SineModel(TaskModel[SineRequest, list[np.ndarray]]):
     def size(self, payload: SineRequest) -> int:
         return len(payload.windows)
 
+    def split(self, payload: SineRequest, most: int) -> list[SineRequest]:
+        windows = payload.windows
+        return [SineRequest(windows[i : i + most], payload.horizon) for i in range(0, len(windows), most)]
+
+    def join(self, results: list[list[np.ndarray]]) -> list[np.ndarray]:
+        return [forecast for part in results for forecast in part]
+
     def run_batch(self, payloads: list[SineRequest]) -> list[list[np.ndarray]]:
         # An LSTM's answer depends on every step it reads, so windows are grouped by length, never padded.
         windows = [(window, payload.horizon) for payload in payloads for window in payload.windows]

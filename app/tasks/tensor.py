@@ -68,6 +68,16 @@ class TensorModel(TaskModel[Feeds, Feeds]):
         # A user's graph may take any length on any dynamic axis: its cost follows the elements fed.
         return sum(int(array.size) for array in payload.values())
 
+    def split(self, payload: Feeds, most: int) -> list[Feeds]:
+        # Only a graph batched on both sides answers parts that join back into the whole's answer.
+        if not (self.batched and all(spec.shape and spec.shape[0] == -1 for spec in self.manifest.outputs)):
+            return [payload]
+        rows = self.size(payload)
+        return [{name: array[i : i + most] for name, array in payload.items()} for i in range(0, rows, most)]
+
+    def join(self, results: list[Feeds]) -> Feeds:
+        return {name: np.concatenate([part[name] for part in results]) for name in results[0]}
+
     def run_batch(self, payloads: list[Feeds]) -> list[Feeds]:
         # Only requests whose non-batch dimensions agree can be stacked into one run.
         def key(feeds: Feeds) -> Any:

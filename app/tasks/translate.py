@@ -151,6 +151,14 @@ class TranslateModel(TaskModel[TranslateRequest, list[Translation]]):
     def size(self, payload: TranslateRequest) -> int:
         return len(payload.ids) * payload.beam_size
 
+    def split(self, payload: TranslateRequest, most: int) -> list[TranslateRequest]:
+        step = max(1, most // payload.beam_size)
+        ids = payload.ids
+        return [TranslateRequest(ids[i : i + step], payload.beam_size) for i in range(0, len(ids), step)]
+
+    def join(self, results: list[list[Translation]]) -> list[Translation]:
+        return [translation for part in results for translation in part]
+
     def run_batch(self, payloads: list[TranslateRequest]) -> list[list[Translation]]:
         # One decode per beam size; a padded batch answers as its items would alone (see _decode).
         texts = [(ids, payload.beam_size) for payload in payloads for ids in payload.ids]

@@ -69,10 +69,12 @@ async def serve_stream(websocket: WebSocket, route: str, task: Task) -> None:
     settings: Settings = websocket.app.state.settings
     dataplane: DataPlane = websocket.app.state.dataplane
     try:
-        check_api_key(websocket.headers.get("authorization", ""), settings)
+        client = check_api_key(websocket.headers.get("authorization", ""), settings)
     except ServeError:
         await websocket.close(code=1008, reason="missing or wrong API key")  # before accept: a 403 handshake
         return
+    if client is None:
+        client = websocket.client.host if websocket.client else ""
     await websocket.accept()
     query = websocket.query_params
     try:
@@ -102,7 +104,7 @@ async def serve_stream(websocket: WebSocket, route: str, task: Task) -> None:
             await websocket.close(code=1008, reason=f"over {settings.ws_max_messages_per_s:g} frames a second")
             return
         try:
-            with dataplane.call(PROTOCOL, route) as call:
+            with dataplane.call(PROTOCOL, route, client=client) as call:
                 answer = await dataplane.stream_step(stream, parse_json_object(text, "frame"), call)
             await websocket.send_text(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY).decode())
         except ModelUnavailable:

@@ -174,8 +174,9 @@ def test_stream_answers_every_request_by_id(client: triton.InferenceServerClient
     assert len(errors) == 1 and "28, 28" in str(errors[0])
 
 
-def test_a_full_queue_is_unavailable(urls: tuple[str, str]) -> None:
-    """16 concurrent requests of 256 images each against a 2,048-item queue: some are refused at once."""
+def test_a_client_over_its_queue_share_is_resource_exhausted(urls: tuple[str, str]) -> None:
+    """16 concurrent requests of 256 images each from one client, whose share of the 2,048-item queue is
+    512: some are refused at once, as over its share (a full queue is UNAVAILABLE: tests/batching)."""
     images = np.random.default_rng(1).random((256, 28, 28), dtype=np.float32)
 
     async def main() -> list[object]:
@@ -190,7 +191,7 @@ def test_a_full_queue_is_unavailable(urls: tuple[str, str]) -> None:
 
     outcomes = asyncio.run(main())
     refused = [o for o in outcomes if isinstance(o, InferenceServerException)]
-    assert refused and all("UNAVAILABLE" in str(o.status()) and "retry" in str(o) for o in refused)
+    assert refused and all("RESOURCE_EXHAUSTED" in str(o.status()) and "its share" in str(o) for o in refused)
     assert len(refused) < 16  # the others were answered
 
 

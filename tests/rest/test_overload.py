@@ -18,7 +18,8 @@ BODY = {"images": [DIGIT_EXAMPLE]}
 
 
 def test_full_queue_503_late_504_then_recovery() -> None:
-    with make_client(models="digit", max_queue_items=2, request_timeout_s=1.0) as client:
+    # One client fills the whole queue here: its share is all of it (fair shares: tests/batching).
+    with make_client(models="digit", max_queue_items=2, client_queue_share=1.0, request_timeout_s=1.0) as client:
         wait_ready(client)
         statuses: list[int] = []
 
