@@ -81,12 +81,13 @@ class InputError(ServeError):
 
 
 class TooManyRequests(ServeError):
-    """This client has its share of a model's queue taken: answered at once; others are still served."""
+    """This client has used its share (of a model's queue, of the sequences): answered at once; other
+    clients are still served."""
 
     status = 429
 
     def __init__(self, message: str) -> None:
-        super().__init__(f"{message}; retry once your queued requests are answered", {"Retry-After": RETRY_AFTER_S})
+        super().__init__(message, {"Retry-After": RETRY_AFTER_S})
 
 
 class QueueFull(ServeError):

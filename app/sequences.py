@@ -2,8 +2,10 @@
 process, under the client's `sequence_id`.
 
 `sequence_start` begins a sequence (fresh state), later requests with the same id continue it,
-`sequence_end` forgets it after its step. A sequence unused for `sequence_ttl_min` minutes is forgotten;
-past `max_sequences` live ones a new start is refused (503). The state lives in the process that served
+`sequence_end` forgets it after its step. A sequence unused for `sequence_ttl_min` minutes is forgotten
+(before any count is taken, so an idle one never holds a place). Each client (app/auth.py) may keep at
+most `max_client_sequences` live: a start past it is refused with 429 while other clients still start
+theirs; past `max_sequences` live in all a new start is refused (503). The state lives in the process that served
 the start: with several workers or replicas route a sequence to one of them, or use the typed streaming
 route, whose state token any process takes.
 """
@@ -16,12 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.errors import BadRequest, QueueFull
+from app.errors import BadRequest, QueueFull, TooManyRequests
 
 
 @dataclass
 class Sequence:
     model: str  # the model version key that started it
+    client: str  # who started it: the quota it counts against
     state: Any
     used: float  # monotonic
 
@@ -50,30 +53,60 @@ def sequence_request(parameters: dict[str, Any]) -> SequenceRequest | None:
 
 
 class SequenceStore:
-    def __init__(self, ttl_s: float, capacity: int, clock: Callable[[], float] = time.monotonic) -> None:
+    CLIENT_QUOTA = "client_sequences"  # refusal reasons, as the metrics label them
+    FULL = "sequences_full"
+
+    def __init__(self, ttl_s: float, capacity: int, per_client: int | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 refused: Callable[[str, str], None] | None = None) -> None:
         self.ttl_s = ttl_s
         self.capacity = capacity
+        self.per_client = per_client or capacity
         self.clock = clock
+        self._refused = refused or (lambda model, reason: None)
         self._live: OrderedDict[str, Sequence] = OrderedDict()  # least recently used first
+        self._by_client: dict[str, int] = {}
 
     def __len__(self) -> int:
+        self._expire(self.clock())
         return len(self._live)
+
+    def live_of(self, client: str) -> int:
+        self._expire(self.clock())
+        return self._by_client.get(client, 0)
 
     def _expire(self, now: float) -> None:
         while self._live:
             key, oldest = next(iter(self._live.items()))
             if now - oldest.used <= self.ttl_s:
                 return
-            del self._live[key]
+            self._forget(key)
 
-    def begin(self, request: SequenceRequest, model: str, initial: Any) -> Any:
+    def _forget(self, key: str) -> None:
+        sequence = self._live.pop(key, None)
+        if sequence is not None:
+            left = self._by_client[sequence.client] - 1
+            if left:
+                self._by_client[sequence.client] = left
+            else:
+                del self._by_client[sequence.client]
+
+    def begin(self, request: SequenceRequest, model: str, initial: Any, client: str = "") -> Any:
         """The state a request's step runs on: fresh for a start, else the sequence's own."""
         now = self.clock()
         self._expire(now)
         key = f"{model}\x00{request.id}"
         if request.start:
-            if key not in self._live and len(self._live) >= self.capacity:
-                raise QueueFull(f"{len(self._live)} sequences are live, the most this process keeps")
+            restart = self._live.get(key)
+            if restart is None or restart.client != client:  # a new place for this client
+                held = self._by_client.get(client, 0)
+                if held >= self.per_client and self.per_client < self.capacity:  # else: the capacity decides
+                    self._refused(model, self.CLIENT_QUOTA)
+                    raise TooManyRequests(f"this client has {held} live sequences, its quota; end one "
+                                          f"(sequence_end) or let one idle past {self.ttl_s / 60:g} min")
+                if restart is None and len(self._live) >= self.capacity:
+                    self._refused(model, self.FULL)
+                    raise QueueFull(f"{len(self._live)} sequences are live, the most this process keeps")
             return initial
         sequence = self._live.get(key)
         if sequence is None:
@@ -82,10 +115,17 @@ class SequenceStore:
                              "another process")
         return sequence.state
 
-    def keep(self, request: SequenceRequest, model: str, state: Any) -> None:
+    def keep(self, request: SequenceRequest, model: str, state: Any, client: str = "") -> None:
         key = f"{model}\x00{request.id}"
+        current = self._live.get(key)
+        if request.end or (request.start and current is not None):
+            self._forget(key)  # ended, or started again: the start's client holds it from now
+            current = None
         if request.end:
-            self._live.pop(key, None)
             return
-        self._live[key] = Sequence(model, state, self.clock())
+        if current is None:
+            current = Sequence(model, client, state, self.clock())
+            self._by_client[client] = self._by_client.get(client, 0) + 1
+        current.state, current.used = state, self.clock()
+        self._live[key] = current
         self._live.move_to_end(key)

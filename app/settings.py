@@ -119,6 +119,9 @@ class Settings(BaseSettings):
                                     "minutes is forgotten.")
     max_sequences: int = Field(10000, ge=1, description="Live V2 sequences one process keeps; a new "
                                "sequence_start past it gets 503.")
+    max_client_sequences: int = Field(1000, ge=1, description="Live V2 sequences one client (its API key's "
+                                      "name, else its address) may keep in one process; a new sequence_start "
+                                      "past it gets 429.")
     stream_key: SecretStr | None = Field(
         None, description="Key that signs the state tokens of streaming models (HMAC-SHA256). Give every replica "
         "the same one so any of them takes a stream's next step; unset, python -m app makes one for its workers "

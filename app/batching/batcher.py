@@ -218,8 +218,8 @@ class Batcher(Generic[P, R]):
             return PayloadTooLarge(f"the request counts {size} queue items (items x beams); one request to model "
                                    f"{self.name!r} may count at most {queue.request_items}: send it in parts")
         if reason == FairQueue.CLIENT_SHARE:
-            return TooManyRequests(f"this client has {held} items queued for model {self.name!r}; with "
-                                   f"{size} more it passes its share of {queue.client_items}")
+            return TooManyRequests(f"this client has {held} items queued for model {self.name!r}; with {size} "
+                                   f"more it passes its share of {queue.client_items}; retry once they are answered")
         return QueueFull(f"model {self.name!r} has {queued} items queued")
 
     def _take(self, batch: list[_Pending[P, R]], items: int) -> int:

@@ -87,7 +87,8 @@ class DataPlane:
         self.settings = settings
         self.timeout_s = settings.request_timeout_s
         self.calls = Calls(metrics, registry.activity)
-        self.sequences = SequenceStore(settings.sequence_ttl_min * 60, settings.max_sequences)
+        self.sequences = SequenceStore(settings.sequence_ttl_min * 60, settings.max_sequences,
+                                       settings.max_client_sequences, refused=metrics.refuse)
         self._sequences_running: set[tuple[str, str]] = set()
 
     def call(self, protocol: str, route: str, sole_connection: bool = False, client: str = "") -> Call:
@@ -176,9 +177,10 @@ class DataPlane:
             raise Conflict(f"a step of sequence {sequence.id!r} is still running; send its steps one at a time")
         self._sequences_running.add(running)
         try:
-            state = self.sequences.begin(sequence, entry.key, model.initial_state())
+            client = call.client if call is not None else ""
+            state = self.sequences.begin(sequence, entry.key, model.initial_state(), client)
             result = await self.run(entry, model.with_state(payload, state), request.timeout_s, call)
-            self.sequences.keep(sequence, entry.key, model.state_of(result))
+            self.sequences.keep(sequence, entry.key, model.state_of(result), client)
         finally:
             self._sequences_running.discard(running)
         return result

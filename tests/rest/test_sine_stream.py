@@ -201,21 +201,3 @@ def test_v2_sequences_keep_the_state_in_the_server(server: str) -> None:
     images.set_data_from_numpy(np.zeros((1, 28, 28), dtype=np.float32))
     with pytest.raises(InferenceServerException, match="keeps no state"):
         client.infer("digit", [images], sequence_id=3, sequence_start=True)
-
-
-def test_sequence_store_forgets_idle_sequences_and_refuses_past_its_capacity() -> None:
-
-    from app.errors import QueueFull
-    from app.sequences import SequenceRequest, SequenceStore
-
-    now = [0.0]
-    store = SequenceStore(ttl_s=0.05, capacity=2, clock=lambda: now[0])
-    for name in ("a", "b"):
-        start = SequenceRequest(name, start=True, end=False)
-        store.keep(start, "m/1", store.begin(start, "m/1", initial=0) + 1)
-    with pytest.raises(QueueFull):
-        store.begin(SequenceRequest("c", start=True, end=False), "m/1", initial=0)
-    assert store.begin(SequenceRequest("a", start=False, end=False), "m/1", initial=0) == 1
-    now[0] = 0.1
-    store.begin(SequenceRequest("c", start=True, end=False), "m/1", initial=0)  # a and b expired: room again
-    assert len(store) == 0
