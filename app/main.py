@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from pydantic import SecretStr
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp
 
 from app import __version__, heap, rest, v2
@@ -21,6 +21,7 @@ from app.grpc.server import GrpcServer
 from app.http.deps import require_api_key
 from app.http.edge import EdgeMiddleware
 from app.http.errors import Mount, Mounts, install_error_handlers
+from app.http.openapi import complete as complete_openapi
 from app.logs import configure_logging
 from app.metrics import Metrics
 from app.repository.control import ModelControl
@@ -35,7 +36,8 @@ from app.v2 import routes as v2_routes
 from app.websocket.routes import add_stream_routes
 
 # The protocols served over HTTP, by path: each names itself (the metrics' protocol label) and its error shape.
-MOUNTS = Mounts([Mount("/v2", "v2", v2.errors.render), Mount("", "rest", rest.errors.render)])
+MOUNTS = Mounts([Mount("/v2", "v2", v2.errors.render, v2.errors.SCHEMA),
+                 Mount("", "rest", rest.errors.render, rest.errors.SCHEMA)])
 
 DESCRIPTION = """Recurrent sequence models served from a model repository on onnxruntime (CUDA or CPU) or TorchScript.
 
@@ -70,6 +72,7 @@ class SeqServe(FastAPI):
         dataplane: DataPlane = self.state.dataplane
         for path, task in typed_routes().items():
             schema["paths"][path]["post"]["requestBody"] = request_body(task, dataplane)
+        complete_openapi(schema, self.routes, self.state.mounts, self.state.settings)
         if not dataplane.registry.loaded:
             self.openapi_schema = None
         return schema
@@ -135,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_api_route(
         "/metrics", scrape, methods=["GET"], tags=["health"], include_in_schema=True,
+        response_class=PlainTextResponse,  # the Prometheus text format, as documented
         summary="Prometheus metrics: the whole server, every worker process",
         dependencies=[Depends(require_api_key)] if settings.metrics_need_key else [],
     )

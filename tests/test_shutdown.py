@@ -12,7 +12,9 @@ from tests.conftest import spawn_server
 
 
 def test_sigterm_drains_in_flight_requests() -> None:
-    process, url = spawn_server(SEQSERVE_MODELS="dates", SEQSERVE_REQUEST_TIMEOUT_S="60")
+    # One request as long as the queue allows (2,016 items, run in parts), so it is surely in flight.
+    process, url = spawn_server(SEQSERVE_MODELS="dates", SEQSERVE_REQUEST_TIMEOUT_S="60",
+                                SEQSERVE_MAX_REQUEST_SHARE="1", SEQSERVE_CLIENT_QUEUE_SHARE="1")
     try:
         result: dict[str, object] = {}
 

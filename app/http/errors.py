@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,6 +31,7 @@ class Mount:
     prefix: str
     protocol: str
     render: Render
+    error_schema: dict[str, Any]  # the JSON schema of `render`'s body, for OpenAPI
 
     def holds(self, path: str) -> bool:
         return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")

@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
-from app.errors import BadRequest, ModelNotFound
+from app.errors import BadRequest, Conflict, ModelNotFound
 from app.repository.registry import Registry
 from app.repository.scan import valid_model_name
 from app.settings import Settings
@@ -112,10 +112,10 @@ class ModelControl:
 
     def _check(self, name: str) -> None:
         if self.mode != "explicit":
-            raise BadRequest(f"model control mode is {self.mode!r}: explicit load and unload need "
+            raise Conflict(f"model control mode is {self.mode!r}: explicit load and unload need "
                              "SEQSERVE_MODEL_CONTROL=explicit")
-        if not valid_model_name(name):
-            raise BadRequest(f"invalid model name {name!r}")
+        if not valid_model_name(name):  # no folder of the repository can have this name
+            raise ModelNotFound(f"model {name!r} is not in the repository: not a model name")
 
     def _wanted(self) -> set[str]:
         if self.registry.wanted is None:  # from "every model" to a list: the ones serving now

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import orjson
 
+SCHEMA = {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}}
+
 
 def render(status: int, message: str) -> tuple[int, bytes]:
     return status, orjson.dumps({"detail": message})

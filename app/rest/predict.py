@@ -23,6 +23,7 @@ from app.errors import ModelNotFound
 from app.http.body import read_json_body
 from app.http.deps import Authorized, CallDep, DataPlaneDep
 from app.http.edge import call_of
+from app.http.openapi import RUNS_MODEL
 from app.http.responses import FastJSONResponse, json_bytes
 from app.tasks import TASKS
 
@@ -98,13 +99,13 @@ def add_typed_routes(app: FastAPI) -> None:
     for path, task in typed_routes().items():
         app.add_api_route(
             path, endpoint_for(task), methods=["POST"], tags=["predict"], summary=task.summary,
-            response_model=task.response_model, openapi_extra={"parameters": QUERY_PARAMETERS},
+            response_model=task.response_model, openapi_extra={"parameters": QUERY_PARAMETERS, **RUNS_MODEL},
             response_class=FastJSONResponse,
         )
     for path, task in upload_routes().items():
         app.add_api_route(
             path, upload_endpoint_for(task), methods=["POST"], tags=["predict"], summary=task.upload_summary,
-            response_model=task.response_model, openapi_extra={"parameters": QUERY_PARAMETERS},
+            response_model=task.response_model, openapi_extra={"parameters": QUERY_PARAMETERS, **RUNS_MODEL},
             dependencies=[Authorized],
         )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -44,8 +44,8 @@ class Input:
     description: str = ""
     scalar: bool = False  # one value: a JSON number or string, a one-element tensor of shape [1]
     default: Any = REQUIRED
-    low: Limit = None  # scalars: the least value
-    high: Limit = None  # scalars: the greatest value
+    low: Limit = None  # the least value (of a scalar; of an array's elements, checked by the task)
+    high: Limit = None  # the greatest value
     items: Limit = None  # the most entries along the first dimension (JSON list length, tensor dim 0)
     choices: tuple[str, ...] | None = None  # the strings a scalar text may be
     nullable: bool = False  # JSON null means the default
@@ -113,15 +113,26 @@ def request_model(name: str, inputs: Sequence[Input], model: Any, example: dict[
     return built
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 def _json_type(i: Input) -> Any:
     if i.scalar:
         if i.datatype == "BYTES":
             return Literal[i.choices] if i.choices else str
         return int if i.datatype in INTEGERS else float
-    kind: Any = str if i.datatype == "BYTES" else float
-    for _ in i.nesting:
-        kind = list[kind]
-    return kind
+    kind: Any
+    if i.datatype == "BYTES":
+        kind = Annotated[str, Field(min_length=1, pattern=r"\S")]  # a blank text is refused
+    elif i.datatype == "FP32":  # finite, and within float32 (or the declared bounds)
+        low, high = limit(i.low, None), limit(i.high, None)
+        kind = Annotated[float, Field(ge=-FLOAT32_MAX if low is None else low,
+                                      le=FLOAT32_MAX if high is None else high)]
+    else:
+        kind = float
+    for size in reversed(i.nesting[1:]):  # inner dimensions: a fixed size is the list's length
+        kind = Annotated[list[kind], Field(min_length=size, max_length=size)] if size > 0 else list[kind]
+    return list[kind]
 
 
 # --- the checks

@@ -62,7 +62,7 @@ class DigitModel(TaskModel[np.ndarray, np.ndarray]):
     default_model = "digit"
     response_model = DigitResponse
     INPUTS = (Input("images", "FP32", (-1, 28, 28), "28x28 images, pixel values in [0, 1], ink high (MNIST "
-                    "polarity).", items="max_items"),)
+                    "polarity).", items="max_items", low=0.0, high=1.0),)
     OUTPUTS = (TensorSpec(name="probabilities", datatype="FP32", shape=[-1, 10]),
                TensorSpec(name="digit", datatype="INT64", shape=[-1]))
     EXAMPLE: ClassVar[dict[str, Any]] = {"images": [DIGIT_EXAMPLE]}

@@ -63,7 +63,7 @@ def parse_infer_request(body: bytes, header_length: int | None) -> InferRequest:
         name, datatype = spec["name"], spec.get("datatype")
         if name in inputs:
             raise CodecError(f"input {name!r} is sent twice; send each input once")
-        if datatype != "BYTES" and datatype not in DTYPES:
+        if not isinstance(datatype, str) or (datatype != "BYTES" and datatype not in DTYPES):
             raise CodecError(f"input {name!r}: unknown datatype {datatype!r}")
         shape: list[int] = spec.get("shape")  # type: ignore[assignment]  # checked just below
         count = _element_count(shape, name)

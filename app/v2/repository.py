@@ -12,6 +12,7 @@ from app.errors import BadRequest
 from app.http.body import parse_json_object
 from app.http.deps import Authorized, DataPlaneDep
 from app.http.responses import FastJSONResponse
+from app.v2.schemas import RepositoryModel
 
 router = APIRouter(prefix="/v2/repository", tags=["open inference protocol (v2)"], dependencies=[Authorized])
 
@@ -24,7 +25,8 @@ async def read_parameters(request: Request) -> dict[str, Any]:
     return parse_json_object(raw) if raw.strip() else {}
 
 
-@router.post("/index", summary="Every model version in the repository, with its state")
+@router.post("/index", summary="Every model version in the repository, with its state",
+             responses={200: {"model": list[RepositoryModel]}})
 async def repository_index(request: Request, dataplane: DataPlaneDep) -> Response:
     ready = (await read_parameters(request)).get("ready", False)
     if not isinstance(ready, bool):

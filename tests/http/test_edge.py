@@ -25,7 +25,8 @@ from app.metrics import Metrics
 from tests.conftest import request_counts
 
 LIMIT = 1024
-MOUNTS = Mounts([Mount("/v2", "v2", v2.errors.render), Mount("", "rest", rest.errors.render)])
+MOUNTS = Mounts([Mount("/v2", "v2", v2.errors.render, v2.errors.SCHEMA),
+                 Mount("", "rest", rest.errors.render, rest.errors.SCHEMA)])
 
 
 async def echo(request: Request) -> JSONResponse:

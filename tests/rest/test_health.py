@@ -44,7 +44,7 @@ def test_ready_is_503_until_models_are_loaded(tmp_path) -> None:  # type: ignore
 
 def test_health_answers_while_a_long_translation_runs() -> None:
     """Inference runs in a worker thread: a big beam search must not block the event loop."""
-    with make_client(model_dir=MODELS, max_items=256, request_timeout_s=60) as client:
+    with make_client(model_dir=MODELS, max_items=256, request_timeout_s=60, max_request_share=1.0) as client:
         wait_ready(client)
         texts = [f"{d} September {1950 + d}" for d in range(1, 29)] * 9
         slow: dict[str, float] = {}

@@ -35,6 +35,7 @@ def test_json_and_binary_inputs_read_alike() -> None:
     (b"{bad", None, "not valid JSON"),
     (b'{"inputs": []}', None, "non-empty 'inputs'"),
     (b'{"inputs": [{"name": "x", "datatype": "FP17", "shape": [1], "data": [1]}]}', None, "unknown datatype"),
+    (b'{"inputs": [{"name": "x", "datatype": {}, "shape": [1], "data": [1]}]}', None, "unknown datatype"),
     (b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [2], "data": [1]}]}', None, "do not make shape"),
     (b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [-1], "data": [1]}]}', None, "non-negative"),
     (b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": ["a"]}]}', None, "not all FP32"),
