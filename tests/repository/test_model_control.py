@@ -241,7 +241,7 @@ def test_explicit_requests_are_checked(repo: Path, serve) -> None:  # type: igno
     dots = httpx.post(f"{url}/v2/repository/models/../unload", headers=auth)
     assert dots.status_code in (400, 404)
     hidden = httpx.post(f"{url}/v2/repository/models/.digit/load", headers=auth)
-    assert hidden.status_code == 400 and "invalid model name" in hidden.json()["error"]
+    assert hidden.status_code == 404 and "not a model name" in hidden.json()["error"]
     files = httpx.post(f"{url}/v2/repository/models/digit/load", headers=auth,
                        json={"parameters": {"file:1/model.onnx": "AAAA"}})
     assert files.status_code == 400 and "not supported" in files.json()["error"]
