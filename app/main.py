@@ -61,7 +61,7 @@ class SeqServe(FastAPI):
         if settings.fast_path:
             app = FastPathMiddleware(app, fastapi_app=self)
         return EdgeMiddleware(app, max_body_bytes=settings.max_body_bytes, calls=self.state.dataplane.calls,
-                              mounts=self.state.mounts)
+                              mounts=self.state.mounts, max_connection_requests=settings.max_connection_requests)
 
     def openapi(self) -> dict[str, Any]:
         """The typed routes' request bodies come from their tasks, with the limits of the loaded models;

@@ -146,6 +146,11 @@ class Settings(BaseSettings):
         "auto", description="Server worker processes (python -m app); each loads every model and its own "
         "batchers. auto: one per core this process may use (CPU affinity, and a container's CPU quota).",
     )
+    max_connection_requests: int = Field(
+        1000, ge=0, description="Requests one HTTP connection carries before the server ends it (Connection: "
+        "close, and the client reconnects), so that keep-alive connections spread again over the worker "
+        "processes, e.g. after one was replaced; 0: no limit.",
+    )
     proxy_headers: bool = Field(
         False, description="Trust X-Forwarded-For/-Proto from a reverse proxy (python -m app); costs a little per "
         "request, so off unless a proxy sits in front.",

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.dataplane import Call, Calls
 from app.errors import PayloadTooLarge, code_of_status
 from app.http.errors import Mounts
-from app.http.protocol import open_connections
+from app.http.protocol import connection_requests, open_connections
 
 REQUEST_ID = b"x-request-id"
 CONTENT_LENGTH = b"content-length"
@@ -54,9 +54,11 @@ def call_of(scope: Scope) -> Call | None:
 
 
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int, calls: Calls, mounts: Mounts) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, calls: Calls, mounts: Mounts,
+                 max_connection_requests: int = 0) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_connection_requests = max_connection_requests
         self.calls = calls  # the data plane's
         self.mounts = mounts
         # Made ids: a random prefix per app (each worker process builds its own) and a counter, 32 hex
@@ -85,7 +87,9 @@ class EdgeMiddleware:
         state["request_id"], state["call"] = request_id.decode(), call
         status = 500
         responded = False
-        close = False  # set when an over-limit body could not be drained: the connection cannot be reused
+        # An over-limit body that could not be drained leaves the connection unusable; a connection that has
+        # carried its share of requests ends too, so the client's next one may land on another worker process.
+        close = self.max_connection_requests > 0 and connection_requests(scope) >= self.max_connection_requests
         received = 0
 
         async def edge_send(message: Message) -> None:

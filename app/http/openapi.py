@@ -97,7 +97,8 @@ def complete(schema: dict[str, Any], routes: list[Any], mounts: Mounts, settings
                 described["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{error_name}"}}}
             for parameter in operation.get("parameters", []):
                 if parameter["name"] == "version":
-                    parameter["schema"] = dict(VERSION_SCHEMA)
+                    examples = parameter.get("schema", {}).get("examples")
+                    parameter["schema"] = {**VERSION_SCHEMA, **({"examples": examples} if examples else {})}
             if keyed and secured(route):
                 operation["security"] = [{SECURITY_SCHEME: []}]
     return schema

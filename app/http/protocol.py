@@ -8,7 +8,9 @@ two together; what the client receives, byte for byte, does not change.
 
 It also tells the app how many connections the process held open when a request's head arrived
 (`open_connections`): over the only open connection, no other request can be waiting unread, so a lone
-request may run to its answer without yielding to the event loop (app/batching/activity.py).
+request may run to its answer without yielding to the event loop (app/batching/activity.py); and how many
+requests this connection has carried, this one included (`connection_requests`), so the app can end a
+connection after a bounded number (app/http/edge.py).
 
 A head is held only where nothing can be waiting for it: not when the client asked for `100 Continue`
 (that interim line is written on its own and must go out at once), and it is sent as soon as anything
@@ -33,6 +35,12 @@ def open_connections(scope: Any) -> int | None:
     None under a server that does not say (another ASGI server, or uvicorn without `HttpProtocol`)."""
     extension = scope.get("extensions", {}).get(OPEN_CONNECTIONS)
     return None if extension is None else extension["count"]
+
+
+def connection_requests(scope: Any) -> int:
+    """Requests the connection of this one has carried, this one included; 0 where the server does not say."""
+    extension = scope.get("extensions", {}).get(OPEN_CONNECTIONS)
+    return 0 if extension is None else extension["served"]
 
 
 class HeldHeadTransport:
@@ -78,9 +86,13 @@ class HttpProtocol(HttpToolsProtocol):
     """`uvicorn.run(..., http=HttpProtocol)`: every new cycle writes through a `HeldHeadTransport`, and its
     scope says how many connections are open."""
 
+    served = 0  # requests this connection has carried
+
     def on_headers_complete(self) -> None:
         previous = self.cycle
-        self.scope.setdefault("extensions", {})[OPEN_CONNECTIONS] = {"count": len(self.connections)}
+        self.served += 1
+        self.scope.setdefault("extensions", {})[OPEN_CONNECTIONS] = {"count": len(self.connections),
+                                                                     "served": self.served}
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is previous or cycle.waiting_for_100_continue:  # an upgrade made no cycle; 100 Continue waits

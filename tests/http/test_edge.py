@@ -102,8 +102,8 @@ def test_requests_are_counted_by_protocol_route_and_outcome(client: TestClient, 
 
 
 @pytest.mark.parametrize(("extensions", "sole"), [
-    ({OPEN_CONNECTIONS: {"count": 1}}, True),
-    ({OPEN_CONNECTIONS: {"count": 2}}, False),  # another connection's request may be waiting unread
+    ({OPEN_CONNECTIONS: {"count": 1, "served": 1}}, True),
+    ({OPEN_CONNECTIONS: {"count": 2, "served": 1}}, False),  # another connection's request may be waiting unread
     ({}, False),  # a server that does not say
 ])
 def test_a_request_is_over_the_sole_connection_only_when_the_server_says_so(extensions: dict[str, Any],
@@ -123,6 +123,22 @@ def test_a_request_is_over_the_sole_connection_only_when_the_server_says_so(exte
 
     assert TestClient(server_says).get("/x").status_code == 200
     assert seen == [sole]
+
+
+@pytest.mark.parametrize(("served", "limit", "closes"), [(2, 3, False), (3, 3, True), (9, 3, True), (500, 0, False)])
+def test_a_connection_ends_after_its_share_of_requests(served: int, limit: int, closes: bool) -> None:
+    app = Starlette(routes=[Route("/x", lambda _: JSONResponse({}))])
+    app.state.mounts = MOUNTS
+    middleware = EdgeMiddleware(app, max_body_bytes=LIMIT, calls=Calls(Metrics(), Activity()), mounts=MOUNTS,
+                                max_connection_requests=limit)
+
+    async def server_says(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["extensions"] = {OPEN_CONNECTIONS: {"count": 1, "served": served}}
+        await middleware(scope, receive, send)
+
+    response = TestClient(server_says).get("/x")
+    assert response.status_code == 200
+    assert (response.headers.get("connection") == "close") is closes
 
 
 def test_an_error_already_answered_500_is_not_raised_again(metrics: Metrics) -> None:

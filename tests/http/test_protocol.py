@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from app.http.protocol import JOIN_LIMIT, HeldHeadTransport, HttpProtocol, open_connections
+from app.http.protocol import JOIN_LIMIT, HeldHeadTransport, HttpProtocol, connection_requests, open_connections
 from tests.conftest import free_port
 
 WRITES: list[bytes] = []  # every write the server made, in order
@@ -62,7 +62,7 @@ async def fails(_: Request) -> Response:
 
 
 async def connections(request: Request) -> Response:
-    return JSONResponse({"open": open_connections(request.scope)})
+    return JSONResponse({"open": open_connections(request.scope), "served": connection_requests(request.scope)})
 
 
 APP = Starlette(routes=[
@@ -165,18 +165,23 @@ def test_a_close_sends_the_held_head_first() -> None:
     assert held.is_closing()  # anything else reaches the transport
 
 
-def test_the_scope_says_how_many_connections_are_open(url: str) -> None:
+def test_the_scope_says_how_many_connections_are_open_and_what_each_carried(url: str) -> None:
+    def ask(client: httpx.Client) -> tuple[int, int]:
+        answer = client.get("/connections").json()
+        return answer["open"], answer["served"]
+
     with httpx.Client(base_url=url) as first:
-        assert first.get("/connections").json() == {"open": 1}
+        assert ask(first) == (1, 1)
         with httpx.Client(base_url=url) as second:
-            assert second.get("/connections").json() == {"open": 2}
-            assert first.get("/connections").json() == {"open": 2}
+            assert ask(second) == (2, 1)
+            assert ask(first) == (2, 2)
         for _ in range(100):  # the server hears of the second's close a moment later
-            if first.get("/connections").json() == {"open": 1}:
+            if ask(first)[0] == 1:
                 break
             threading.Event().wait(0.01)
-        assert first.get("/connections").json() == {"open": 1}
+        assert ask(first)[0] == 1
 
 
 def test_another_server_says_nothing_about_connections() -> None:
     assert open_connections({"type": "http", "headers": []}) is None
+    assert connection_requests({"type": "http", "headers": []}) == 0
