@@ -151,6 +151,10 @@ class Settings(BaseSettings):
         "close, and the client reconnects), so that keep-alive connections spread again over the worker "
         "processes, e.g. after one was replaced; 0: no limit.",
     )
+    grpc_max_connection_age_s: float = Field(
+        300.0, ge=0.0, description="Age after which a gRPC channel is asked to reconnect (GOAWAY; calls and "
+        "streams in progress finish first), so channels spread again over the worker processes; 0: never.",
+    )
     proxy_headers: bool = Field(
         False, description="Trust X-Forwarded-For/-Proto from a reverse proxy (python -m app); costs a little per "
         "request, so off unless a proxy sits in front.",

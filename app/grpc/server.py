@@ -34,6 +34,10 @@ class GrpcServer:
             ("grpc.max_send_message_length", -1),
             # Worker processes of one server share the port; separate servers must not.
             ("grpc.so_reuseport", 1 if settings.worker_count > 1 else 0),
+            # A channel is told to reconnect after this age (streams already open finish first), so that
+            # channels spread again over the workers, as HTTP connections do after their share of requests.
+            *([("grpc.max_connection_age_ms", int(settings.grpc_max_connection_age_s * 1000))]
+              if settings.grpc_max_connection_age_s > 0 else []),
         ])
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(self.service, self.server)
         address = f"{settings.host}:{settings.grpc_port}"

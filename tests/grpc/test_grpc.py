@@ -4,8 +4,12 @@ and typed contents equal to the typed HTTP answers, streaming, and errors as gRP
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import signal
+import subprocess
+import threading
+import time
 from collections.abc import Iterator
 
 import grpc
@@ -326,3 +330,45 @@ def test_a_request_that_fails_unforeseen_inside_a_stream_still_gets_its_answer()
         errors = [e for _, e in got if e is not None]
         results = [r.get_response().id for r, e in got if e is None]  # type: ignore[attr-defined]
         assert len(errors) == 1 and "internal error" in str(errors[0]) and results == ["works"]
+
+
+@contextlib.contextmanager
+def socket_watch(port: int) -> Iterator[set[int]]:
+    """The client ports of every connection to `port` seen while the block runs (sampled from `ss`)."""
+    seen: set[int] = set()
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            out = subprocess.run(["ss", "-tnH", "state", "established", f"( dport = :{port} )"],
+                                 capture_output=True, text=True).stdout
+            seen.update(int(line.split()[-2].rsplit(":", 1)[1]) for line in out.splitlines() if line.strip())
+            stop.wait(0.02)
+
+    watcher = threading.Thread(target=sample)
+    watcher.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        watcher.join()
+
+
+def test_a_channel_past_its_age_reconnects_without_a_failed_call() -> None:
+    grpc_port = free_port()
+    process, _ = spawn_server(SEQSERVE_GRPC_PORT=str(grpc_port), SEQSERVE_GRPC_MAX_CONNECTION_AGE_S="0.3",
+                              SEQSERVE_MODELS="digit")
+    try:
+        client = triton.InferenceServerClient(f"127.0.0.1:{grpc_port}")
+        images = triton.InferInput("images", [1, 28, 28], "FP32")
+        images.set_data_from_numpy(np.array([DIGIT_EXAMPLE], dtype=np.float32))
+        digits = []
+        with socket_watch(grpc_port) as peers:
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                digits.append(int(client.infer("digit", [images]).as_numpy("digit")[0]))
+        assert set(digits) == {7} and len(digits) > 20
+        assert len(peers) >= 2  # the channel was told to go and came back on new connections
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
