@@ -14,6 +14,8 @@ Not thread-safe: the batcher holds its lock around every call.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
@@ -47,6 +49,10 @@ class FairQueue(Generic[Q]):
         self.client_items = client_items
         self.items = 0  # queued over every client
         self._clients: dict[str, _Client[Q]] = {}
+        # One entry per client with requests queued, for its first: (start tag, size, arrival, client), so
+        # the next request is found in O(log clients) however many clients wait.
+        self._heads: list[tuple[float, int, int, str]] = []
+        self._arrivals = itertools.count()
         self._now = 0.0  # virtual time: the start tag of the request taken last
 
     def __bool__(self) -> bool:
@@ -77,25 +83,28 @@ class FairQueue(Generic[Q]):
         held.queue.append(request)
         held.items += request.size
         self.items += request.size
+        if len(held.queue) == 1:
+            self._enter(request)
+
+    def _enter(self, head: Q) -> None:
+        heapq.heappush(self._heads, (head.start, head.size, next(self._arrivals), head.client))
 
     def peek(self) -> Q | None:
         """The request served next: the earliest start tag over the clients' first requests (on a tie, the
-        smaller request)."""
-        best: Q | None = None
-        for held in self._clients.values():
-            head = held.queue[0]
-            if best is None or head.start < best.start or (head.start == best.start and head.size < best.size):
-                best = head
-        return best
+        smaller request, then the one that came first)."""
+        return self._clients[self._heads[0][3]].queue[0] if self._heads else None
 
     def pop(self, request: Q) -> None:
         """Take `request`, which `peek` gave."""
+        heapq.heappop(self._heads)
         held = self._clients[request.client]
         held.queue.popleft()
         held.items -= request.size
         self.items -= request.size
         self._now = request.start
-        if not held.queue:  # an idle client keeps no entry: it comes back at the current virtual time
+        if held.queue:
+            self._enter(held.queue[0])
+        else:  # an idle client keeps no entry: it comes back at the current virtual time
             del self._clients[request.client]
 
     def forget(self, request: Q) -> None:
@@ -111,5 +120,6 @@ class FairQueue(Generic[Q]):
         """Every queued request, in no particular order, leaving the queue empty."""
         requests = [request for held in self._clients.values() for request in held.queue]
         self._clients.clear()
+        self._heads.clear()
         self.items = 0
         return requests
