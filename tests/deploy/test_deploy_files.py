@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -18,7 +19,8 @@ import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
 
-from tests.conftest import MODELS, ROOT, free_port
+from app.tasks.digit import DIGIT_EXAMPLE
+from tests.conftest import MODELS, ROOT, free_port, make_client, wait_ready
 
 
 def stages() -> dict[str, list[dict[str, str]]]:
@@ -146,3 +148,21 @@ def test_kubernetes_manifests_validate(path: Path) -> None:
         assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
     else:
         assert "Service" in kinds
+
+
+def compose_default(value: str) -> str:
+    """A compose value as compose writes it with no variable set: `${NAME:-default}` -> default."""
+    return re.sub(r"\$\{[A-Z_]+(?::?-([^}]*))?\}", lambda m: m.group(1) or "", str(value))
+
+
+@pytest.mark.parametrize("service", ["seqserve-gpu", "seqserve-cpu"])
+def test_the_compose_defaults_serve_requests_without_a_header(service: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.settings import Settings
+
+    environment = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"][service]["environment"]
+    for name, value in environment.items():
+        monkeypatch.setenv(name, compose_default(value))
+    assert Settings().api_key is None
+    with make_client(models="digit") as client:  # its settings read the same environment
+        wait_ready(client)
+        assert client.post("/predict/digit", json={"images": [DIGIT_EXAMPLE]}).status_code == 200
