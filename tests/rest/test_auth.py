@@ -68,3 +68,21 @@ def test_an_empty_bearer_token_is_refused(locked: TestClient) -> None:
     for header in ("Bearer ", "Bearer", "bearer  "):
         response = locked.post("/predict/digit", json={"images": [DIGIT_EXAMPLE]}, headers={"Authorization": header})
         assert response.status_code == 401, header
+
+
+def test_a_named_key_names_its_client_and_a_peer_is_its_address() -> None:
+    from pydantic import SecretStr
+
+    from app.auth import check_api_key, peer_host
+    from app.errors import Unauthorized
+    from app.settings import Settings
+
+    settings = Settings(api_key=SecretStr("shared"), api_keys={"alice": SecretStr("a-key")})
+    assert check_api_key("Bearer a-key", settings) == "alice"
+    assert check_api_key("Bearer shared", settings) is None  # the one shared key names no client
+    for header in ("Bearer b-key", "Bearer ", "Basic a-key", ""):
+        with pytest.raises(Unauthorized):
+            check_api_key(header, settings)
+    assert check_api_key("", Settings()) is None  # no key configured: open
+    assert [peer_host(p) for p in ("ipv4:127.0.0.1:5000", "ipv6:[::1]:5000", "unix:/run/s.sock", "")] == [
+        "127.0.0.1", "::1", "/run/s.sock", ""]
