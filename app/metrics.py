@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from app.batching.batcher import BatchObserver
+from app.sequences import SequenceObserver
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -40,7 +41,7 @@ def split_key(key: str) -> tuple[str, str]:
     return (name, version) if name else (key, "")
 
 
-class Metrics(BatchObserver):
+class Metrics(BatchObserver, SequenceObserver):
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.directory = multiprocess_dir()  # several workers share their numbers here; None: one process
@@ -61,6 +62,18 @@ class Metrics(BatchObserver):
         self.refused = Counter("seqserve_refused", "Requests refused before they queued, by reason: request_too_large "
                                "(413), client_share (429), queue_full (503), client_sequences (429), "
                                "sequences_full (503).", ["model", "version", "reason"], registry=r)
+        self.stream_steps = Counter("seqserve_stream_steps", "Steps of stateful models answered, by protocol (typed "
+                                    "token route, WebSocket, V2 REST, gRPC), model and version.",
+                                    ["protocol", "model", "version"], registry=r)
+        self.streams_open = Gauge("seqserve_streams_open", "WebSocket streams open, by model and version.",
+                                  ["model", "version"], registry=r, multiprocess_mode="livesum")
+        self.sequences_live = Gauge("seqserve_sequences_live", "V2 sequences kept (sequence_id), by model and "
+                                    "version.", ["model", "version"], registry=r, multiprocess_mode="livesum")
+        self.sequence_expiries = Counter("seqserve_sequence_expiries", "V2 sequences forgotten after idling past "
+                                         "SEQSERVE_SEQUENCE_TTL_MIN.", ["model", "version"], registry=r)
+        self.token_rejections = Counter("seqserve_token_rejections", "State tokens refused, by reason: malformed, "
+                                        "signature, other_model, other_version, state.",
+                                        ["model", "version", "reason"], registry=r)
         self.inline_batches = Counter("seqserve_inline_batches", "Model runs made on the event loop (small, nothing "
                                       "else queued), without a thread hand-off.", ["model", "version"], registry=r)
         self.model_loads = Counter("seqserve_model_loads", "Loads of a model version (start, poll, explicit), by "
@@ -109,6 +122,23 @@ class Metrics(BatchObserver):
 
     def refuse(self, model: str, reason: str) -> None:
         self._child(self.refused, *split_key(model), reason).inc()
+
+    # --- streams and sequences
+
+    def stream_step(self, protocol: str, model: str) -> None:
+        self._child(self.stream_steps, protocol, *split_key(model)).inc()
+
+    def stream_opened(self, model: str, change: int) -> None:
+        self._child(self.streams_open, *split_key(model)).inc(change)
+
+    def expired(self, model: str) -> None:
+        self._child(self.sequence_expiries, *split_key(model)).inc()
+
+    def live(self, model: str, count: int) -> None:
+        self._child(self.sequences_live, *split_key(model)).set(count)
+
+    def token_rejected(self, model: str, reason: str) -> None:
+        self._child(self.token_rejections, *split_key(model), reason).inc()
 
     def watch_queue(self, model: str, queued_items: Callable[[], int]) -> None:
         self._queues[model] = queued_items

@@ -21,6 +21,19 @@ from typing import Any
 from app.errors import BadRequest, QueueFull, TooManyRequests
 
 
+class SequenceObserver:
+    """Hooks for metrics; the default does nothing."""
+
+    def refuse(self, model: str, reason: str) -> None:
+        """A sequence start refused, for `reason` (CLIENT_QUOTA or FULL)."""
+
+    def expired(self, model: str) -> None:
+        """A sequence of `model` forgotten after idling past the TTL."""
+
+    def live(self, model: str, count: int) -> None:
+        """`model` now has `count` live sequences in this process."""
+
+
 @dataclass
 class Sequence:
     model: str  # the model version key that started it
@@ -57,15 +70,15 @@ class SequenceStore:
     FULL = "sequences_full"
 
     def __init__(self, ttl_s: float, capacity: int, per_client: int | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 refused: Callable[[str, str], None] | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, observer: SequenceObserver | None = None) -> None:
         self.ttl_s = ttl_s
         self.capacity = capacity
         self.per_client = per_client or capacity
         self.clock = clock
-        self._refused = refused or (lambda model, reason: None)
+        self._observer = observer or SequenceObserver()
         self._live: OrderedDict[str, Sequence] = OrderedDict()  # least recently used first
         self._by_client: dict[str, int] = {}
+        self._by_model: dict[str, int] = {}
 
     def __len__(self) -> int:
         self._expire(self.clock())
@@ -81,15 +94,13 @@ class SequenceStore:
             if now - oldest.used <= self.ttl_s:
                 return
             self._forget(key)
+            self._observer.expired(oldest.model)
 
     def _forget(self, key: str) -> None:
         sequence = self._live.pop(key, None)
         if sequence is not None:
-            left = self._by_client[sequence.client] - 1
-            if left:
-                self._by_client[sequence.client] = left
-            else:
-                del self._by_client[sequence.client]
+            _count(self._by_client, sequence.client, -1)
+            self._observer.live(sequence.model, _count(self._by_model, sequence.model, -1))
 
     def begin(self, request: SequenceRequest, model: str, initial: Any, client: str = "") -> Any:
         """The state a request's step runs on: fresh for a start, else the sequence's own."""
@@ -101,11 +112,11 @@ class SequenceStore:
             if restart is None or restart.client != client:  # a new place for this client
                 held = self._by_client.get(client, 0)
                 if held >= self.per_client and self.per_client < self.capacity:  # else: the capacity decides
-                    self._refused(model, self.CLIENT_QUOTA)
+                    self._observer.refuse(model, self.CLIENT_QUOTA)
                     raise TooManyRequests(f"this client has {held} live sequences, its quota; end one "
                                           f"(sequence_end) or let one idle past {self.ttl_s / 60:g} min")
                 if restart is None and len(self._live) >= self.capacity:
-                    self._refused(model, self.FULL)
+                    self._observer.refuse(model, self.FULL)
                     raise QueueFull(f"{len(self._live)} sequences are live, the most this process keeps")
             return initial
         sequence = self._live.get(key)
@@ -125,7 +136,18 @@ class SequenceStore:
             return
         if current is None:
             current = Sequence(model, client, state, self.clock())
-            self._by_client[client] = self._by_client.get(client, 0) + 1
+            _count(self._by_client, client, 1)
+            self._observer.live(model, _count(self._by_model, model, 1))
         current.state, current.used = state, self.clock()
         self._live[key] = current
         self._live.move_to_end(key)
+
+
+def _count(counts: dict[str, int], key: str, change: int) -> int:
+    """Move a count by `change`; a count of 0 leaves no entry. The new count."""
+    left = counts.get(key, 0) + change
+    if left:
+        counts[key] = left
+    else:
+        counts.pop(key, None)
+    return left

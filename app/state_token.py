@@ -16,13 +16,24 @@ from typing import Any
 import numpy as np
 import orjson
 
-from app.errors import BadRequest
+from app.errors import BadRequest, Conflict
 
 MAX_TOKEN_CHARS = 65536
 
 
 class StateTokenError(BadRequest):
-    """A token that is not one of ours, or not as we signed it; the message names which."""
+    """A token that is not one of ours, or not as we signed it; the message names which, `reason` the kind
+    (what the metrics count): malformed, signature, other_model, state."""
+
+    def __init__(self, message: str, reason: str = "malformed") -> None:
+        super().__init__(message)
+        self.token_reason = reason
+
+
+class StateTokenVersionError(Conflict):
+    """A token of this model signed by another of its versions: well formed, but not for this version."""
+
+    token_reason = "other_version"
 
 
 def _b64(data: bytes) -> str:
@@ -45,7 +56,7 @@ def decode_array(value: Any, field: str) -> np.ndarray:
             raise ValueError(dtype)
         return np.frombuffer(_unb64(value["data"]), dtype=dtype).reshape(value["shape"]).copy()
     except (KeyError, TypeError, ValueError, binascii.Error):
-        raise StateTokenError(f"state token field {field!r} is not an array") from None
+        raise StateTokenError(f"state token field {field!r} is not an array", "state") from None
 
 
 def sign(key: bytes, payload: dict[str, Any]) -> str:
@@ -68,7 +79,7 @@ def verify(key: bytes, token: Any) -> dict[str, Any]:
         raise StateTokenError("state token is truncated or corrupt (not base64url)") from None
     if not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).digest()):
         raise StateTokenError("state token signature does not match: it was altered, truncated, or signed with "
-                              "another server's key (give every replica the same SEQSERVE_STREAM_KEY)")
+                              "another server's key (give every replica the same SEQSERVE_STREAM_KEY)", "signature")
     payload = orjson.loads(body)
     if not isinstance(payload, dict):
         raise StateTokenError("state token payload is not an object")

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -136,3 +137,35 @@ def test_the_gauge_files_of_dead_workers_are_removed(tmp_path: Path) -> None:
     forget_dead_workers(str(tmp_path))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"counter_{dead.pid}.db",
                                                                  f"gauge_livesum_{alive}.db"])
+
+
+def test_streams_sequences_steps_and_refused_tokens_are_counted() -> None:
+    from tests.conftest import make_client, total, wait_ready
+
+    key = {"model": "sine_stream", "version": "1"}
+    with make_client(models="sine_stream", sequence_ttl_min=0.001) as client:  # a sequence idles out in 60 ms
+        wait_ready(client)
+        with client.websocket_connect("/predict/sine/stream/ws") as socket:
+            socket.send_text(json.dumps({"values": [0.1, 0.2]}))
+            token = socket.receive_json()["state"]
+            assert total(samples(client), "seqserve_streams_open", **key) == 1
+        step = {"inputs": [{"name": "values", "datatype": "FP32", "shape": [1, 2], "data": [0.1, 0.2]}],
+                "parameters": {"sequence_id": "s", "sequence_start": True}}
+        assert client.post("/v2/models/sine_stream/infer", json=step).status_code == 200
+        assert total(samples(client), "seqserve_sequences_live", **key) == 1
+        assert client.post("/predict/sine/stream", json={"values": [0.3], "state": token}).status_code == 200
+        altered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+        for state, status in ((altered, 400), ("nonsense", 400)):
+            assert client.post("/predict/sine/stream", json={"values": [0.3], "state": state}).status_code == status
+        found = samples(client)
+        assert total(found, "seqserve_streams_open", **key) == 0  # the connection closed
+        assert [total(found, "seqserve_stream_steps_total", protocol=p, **key) for p in ("websocket", "v2", "rest")] \
+            == [1, 1, 1]
+        assert total(found, "seqserve_token_rejections_total", reason="signature", **key) == 1
+        assert total(found, "seqserve_token_rejections_total", reason="malformed", **key) == 1
+        time.sleep(0.1)
+        step["parameters"] = {"sequence_id": "t", "sequence_start": True}  # any sequence request reaps the idle
+        assert client.post("/v2/models/sine_stream/infer", json=step).status_code == 200
+        found = samples(client)
+        assert total(found, "seqserve_sequence_expiries_total", **key) == 1
+        assert total(found, "seqserve_sequences_live", **key) == 1  # "s" expired, "t" lives

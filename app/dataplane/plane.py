@@ -10,13 +10,14 @@ between the two), every request is recorded through its `Call`, and deadlines ar
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from app.dataplane import describe
 from app.dataplane.calls import Call, Calls
-from app.errors import BadRequest, Conflict, InputError, ModelNotFound
+from app.errors import BadRequest, Conflict, InputError, ModelNotFound, ServeError
 from app.metrics import Metrics
 from app.repository.control import ModelControl
 from app.repository.registry import Registry
@@ -87,8 +88,9 @@ class DataPlane:
         self.settings = settings
         self.timeout_s = settings.request_timeout_s
         self.calls = Calls(metrics, registry.activity)
+        self.metrics = metrics
         self.sequences = SequenceStore(settings.sequence_ttl_min * 60, settings.max_sequences,
-                                       settings.max_client_sequences, refused=metrics.refuse)
+                                       settings.max_client_sequences, observer=metrics)
         self._sequences_running: set[tuple[str, str]] = set()
 
     def call(self, protocol: str, route: str, sole_connection: bool = False, client: str = "") -> Call:
@@ -123,9 +125,12 @@ class DataPlane:
                   call: Call | None = None) -> Any:
         """Submit a payload to the version's batcher, for the call's client; `timeout_s`: the caller's
         deadline, capped by the server's."""
-        assert entry.batcher is not None  # a ready version has one
+        assert entry.batcher is not None and entry.model is not None  # a ready version has both
         limit = self.timeout_s if timeout_s is None else min(self.timeout_s, timeout_s)
-        return await entry.batcher.submit(payload, limit, call.client if call is not None else "")
+        result = await entry.batcher.submit(payload, limit, call.client if call is not None else "")
+        if entry.model.stateful and call is not None:
+            self.metrics.stream_step(call.protocol, entry.key)
+        return result
 
     async def answer(self, entry: ModelVersion, payload: Any, call: Call | None = None) -> dict[str, Any]:
         """Run a payload and give the typed JSON answer, naming the model version that gave it."""
@@ -138,7 +143,9 @@ class DataPlane:
         """A typed JSON body for `task` -> its JSON answer."""
         entry = self.find(self.task_model(task, model, body), version, task, call)
         assert entry.model is not None
-        return await self.answer(entry, entry.model.parse_json(body), call)
+        with self._counting_token_rejections(entry):
+            payload = entry.model.parse_json(body)
+        return await self.answer(entry, payload, call)
 
     async def predict_upload(self, task: Task, data: bytes, model: str | None, version: str | None,
                              call: Call | None = None) -> dict[str, Any]:
@@ -159,7 +166,8 @@ class DataPlane:
         request = decode()
         model = entry.model
         assert model is not None
-        payload = model.parse_tensors(request.inputs)
+        with self._counting_token_rejections(entry):
+            payload = model.parse_tensors(request.inputs)
         if request.sequence is None:
             result = await self.run(entry, payload, request.timeout_s, call)
         else:
@@ -188,7 +196,24 @@ class DataPlane:
     # --- streams held by a connection
 
     def open_stream(self, task: Task, model: str | None, version: str | None) -> Stream:
-        return Stream(self.find(self.task_model(task, model), version, task))
+        """A connection's stream of `task`; `close_stream` when the connection ends."""
+        stream = Stream(self.find(self.task_model(task, model), version, task))
+        self.metrics.stream_opened(stream.entry.key, 1)
+        return stream
+
+    def close_stream(self, stream: Stream) -> None:
+        self.metrics.stream_opened(stream.entry.key, -1)
+
+    @contextlib.contextmanager
+    def _counting_token_rejections(self, entry: ModelVersion) -> Iterator[None]:
+        """State tokens refused while reading a request are counted by reason (app/state_token.py)."""
+        try:
+            yield
+        except ServeError as exc:
+            reason = getattr(exc, "token_reason", None)
+            if reason is not None:
+                self.metrics.token_rejected(entry.key, reason)
+            raise
 
     async def stream_step(self, stream: Stream, frame: dict[str, Any], call: Call | None = None) -> dict[str, Any]:
         """One frame of a stream -> its answer; the stream's state moves on only when the step ran. The
@@ -203,7 +228,8 @@ class DataPlane:
         if model.state_field in frame and not first:
             raise InputError(f"this connection carries the state; send {model.state_field!r} only in the first "
                              "frame, to resume")
-        current = model.open_state(frame.get(model.state_field)) if first else stream.state
+        with self._counting_token_rejections(entry):
+            current = model.open_state(frame.get(model.state_field)) if first else stream.state
         result = await self.run(entry, model.step_json(frame, current), call=call)
         stream.state = model.state_of(result)
         return {"model": entry.name, "version": entry.version, **model.answer_json(result)}

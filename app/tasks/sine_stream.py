@@ -15,11 +15,11 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, Field
 
-from app.errors import Conflict, InputError
+from app.errors import InputError
 from app.repository.manifest import Manifest, TensorSpec
 from app.runtime.base import Backend
 from app.settings import Settings
-from app.state_token import StateTokenError, decode_array, encode_array, sign, verify
+from app.state_token import StateTokenError, StateTokenVersionError, decode_array, encode_array, sign, verify
 from app.tasks.base import TaskModel
 from app.tasks.contract import Input, run_grouped
 from app.tensors import Tensor
@@ -114,20 +114,21 @@ class SineStreamModel(TaskModel[StreamStep, StreamResult]):
         payload = verify(self.key, token)
         if payload.get("task") != self.task or payload.get("model") != self.manifest.name:
             raise StateTokenError(f"state token belongs to model {payload.get('model')!r} (task "
-                                  f"{payload.get('task')!r}), not {self.manifest.name!r}")
+                                  f"{payload.get('task')!r}), not {self.manifest.name!r}", "other_model")
         if payload.get("version") != self.manifest.version:
-            raise Conflict(f"state token comes from {self.manifest.name} version {payload.get('version')}, this is "
-                           f"version {self.manifest.version}: send ?version={payload.get('version')} while that "
-                           "version serves, or start a new stream (state null)")
+            signed = payload.get("version")
+            raise StateTokenVersionError(f"state token comes from {self.manifest.name} version {signed}, this is "
+                                         f"version {self.manifest.version}: send ?version={signed} while that "
+                                         "version serves, or start a new stream (state null)")
         h, c = decode_array(payload.get("h"), "h"), decode_array(payload.get("c"), "c")
         if h.shape != (self.layers, self.hidden) or c.shape != h.shape:
             raise StateTokenError(f"state token holds state of shape {list(h.shape)}, expected "
-                                  f"{[self.layers, self.hidden]}")
+                                  f"{[self.layers, self.hidden]}", "state")
         try:
             return StreamState(h.astype(np.float32), c.astype(np.float32), float(payload["count"]),
                                float(payload["mean"]), float(payload["m2"]))
         except (KeyError, TypeError, ValueError):
-            raise StateTokenError("state token lacks the normaliser's count, mean or m2") from None
+            raise StateTokenError("state token lacks the normaliser's count, mean or m2", "state") from None
 
     def seal_state(self, state: StreamState) -> str:
         return sign(self.key, {"task": self.task, "model": self.manifest.name, "version": self.manifest.version,

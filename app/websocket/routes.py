@@ -83,38 +83,41 @@ async def serve_stream(websocket: WebSocket, route: str, task: Task) -> None:
         await websocket.close(code=1008, reason=exc.message[:120])
         return
     limit = RateLimit(settings.ws_max_messages_per_s)
-    while True:
-        try:
-            message = await asyncio.wait_for(websocket.receive(), settings.ws_idle_timeout_s)
-        except TimeoutError:
-            await websocket.close(code=1001, reason=f"idle for {settings.ws_idle_timeout_s:g} s")
-            return
-        except WebSocketDisconnect:
-            return
-        if message["type"] == "websocket.disconnect":
-            return
-        text = message.get("text")
-        if text is None:
-            await websocket.close(code=1003, reason="send JSON text frames")
-            return
-        if len(text.encode()) > settings.ws_max_message_bytes:  # bytes, as uvicorn's own limit counts them
-            await websocket.close(code=1009, reason=f"frame over {settings.ws_max_message_bytes} bytes")
-            return
-        if not limit.allow():
-            await websocket.close(code=1008, reason=f"over {settings.ws_max_messages_per_s:g} frames a second")
-            return
-        try:
-            with dataplane.call(PROTOCOL, route, client=client) as call:
-                answer = await dataplane.stream_step(stream, parse_json_object(text, "frame"), call)
-            await websocket.send_text(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY).decode())
-        except ModelUnavailable:
-            await websocket.close(code=1012, reason="model version unloaded; resume with the last state token")
-            return
-        except ServeError as exc:
-            await websocket.send_text(orjson.dumps({"error": exc.message, "status": exc.status}).decode())
-        except WebSocketDisconnect:
-            return
-        except Exception:
-            with contextlib.suppress(Exception):
-                await websocket.close(code=1011, reason="internal error")
-            raise
+    try:
+        while True:
+            try:
+                message = await asyncio.wait_for(websocket.receive(), settings.ws_idle_timeout_s)
+            except TimeoutError:
+                await websocket.close(code=1001, reason=f"idle for {settings.ws_idle_timeout_s:g} s")
+                return
+            except WebSocketDisconnect:
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                await websocket.close(code=1003, reason="send JSON text frames")
+                return
+            if len(text.encode()) > settings.ws_max_message_bytes:  # bytes, as uvicorn's own limit counts them
+                await websocket.close(code=1009, reason=f"frame over {settings.ws_max_message_bytes} bytes")
+                return
+            if not limit.allow():
+                await websocket.close(code=1008, reason=f"over {settings.ws_max_messages_per_s:g} frames a second")
+                return
+            try:
+                with dataplane.call(PROTOCOL, route, client=client) as call:
+                    answer = await dataplane.stream_step(stream, parse_json_object(text, "frame"), call)
+                await websocket.send_text(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY).decode())
+            except ModelUnavailable:
+                await websocket.close(code=1012, reason="model version unloaded; resume with the last state token")
+                return
+            except ServeError as exc:
+                await websocket.send_text(orjson.dumps({"error": exc.message, "status": exc.status}).decode())
+            except WebSocketDisconnect:
+                return
+            except Exception:
+                with contextlib.suppress(Exception):
+                    await websocket.close(code=1011, reason="internal error")
+                raise
+    finally:
+        dataplane.close_stream(stream)  # however the connection ended
