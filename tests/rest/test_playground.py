@@ -16,7 +16,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def page(server: str) -> Iterator[object]:
+def browser() -> Iterator[object]:
     if CHROMIUM is None:
         message = "chromium is not installed (apt-get install chromium); .ci/run installs it"
         if os.environ.get("CI"):
@@ -24,11 +24,17 @@ def page(server: str) -> Iterator[object]:
         pytest.skip(message)
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page()
-        page.goto(server + "/")
-        page.wait_for_function("document.body.dataset.ready === 'true'")
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, server: str) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    page.goto(server + "/")
+    page.wait_for_function("document.body.dataset.ready === 'true'")
+    yield page
+    page.close()
 
 
 def test_draw_a_one_and_classify(page) -> None:  # type: ignore[no-untyped-def]
@@ -85,3 +91,54 @@ def test_limits_and_translators_come_from_the_service(page) -> None:  # type: ig
     assert page.get_attribute("#beam", "max") == "8"
     assert page.locator("#translator option").all_text_contents() == ["dates", "words"]
     assert page.input_value("#translator") == "dates"
+
+
+def test_the_live_panel_streams_over_the_websocket(page) -> None:  # type: ignore[no-untyped-def]
+    page.click("#live-start")
+    page.wait_for_function("Number(document.getElementById('live').dataset.steps || 0) >= 10")
+    page.click("#live-stop")
+    assert page.get_attribute("#live", "data-transport") == "websocket"
+    assert page.text_content("#live-error") == ""
+    assert "stopped after" in page.text_content("#live-stats")
+
+
+def test_with_a_key_the_live_panel_streams_over_the_token_route(page) -> None:  # type: ignore[no-untyped-def]
+    page.fill("#apikey", "any")  # a browser cannot send it on a WebSocket; this server needs none
+    try:
+        page.click("#live-start")
+        page.wait_for_function("document.getElementById('live').dataset.transport === 'http' && "
+                               "Number(document.getElementById('live').dataset.steps) >= 5")
+        stats = page.text_content("#live-stats")
+        page.click("#live-stop")
+        assert "steps/s" in stats and "token" in stats and "bytes" in stats, stats
+        assert page.text_content("#live-error") == ""
+    finally:
+        page.fill("#apikey", "")
+
+
+@pytest.mark.parametrize("width", [360, 1280, 1920])
+def test_nothing_runs_past_the_page_and_nothing_fails_to_load(browser, server: str,  # type: ignore[no-untyped-def]
+                                                              width: int) -> None:
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("response", lambda response: problems.append(f"{response.status} {response.url}")
+            if response.status >= 400 else None)
+    try:
+        page.goto(server + "/")
+        page.wait_for_function("document.body.dataset.ready === 'true'")
+        page.click("#forecast")
+        page.wait_for_function("document.getElementById('plot').dataset.points")
+        page.click("#live-start")
+        page.wait_for_function("Number(document.getElementById('live').dataset.steps || 0) >= 3")
+        page.click("#live-stop")
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        sticking_out = page.evaluate("""[...document.querySelectorAll('section')].flatMap((card) => {
+            const edge = card.getBoundingClientRect().right;
+            return [...card.querySelectorAll('canvas, table, textarea')]
+              .filter((e) => e.getBoundingClientRect().right > edge + 0.5).map((e) => e.id || e.tagName); })""")
+    finally:
+        page.close()
+    assert wide <= width, f"the page is {wide} px wide in a {width} px window"
+    assert sticking_out == []
+    assert problems == []
