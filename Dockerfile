@@ -19,8 +19,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     SEQSERVE_GRPC_PORT=8001 \
     SEQSERVE_MODEL_DIR=/models
 # A home of its own: onnxruntime and Python write caches there.
+# /keys: where SEQSERVE_STREAM_KEY_FILE may keep the stream key; a volume mounted there starts owned by the user.
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/seqserve --shell /usr/sbin/nologin \
-    seqserve
+    seqserve \
+ && install -d -o seqserve -g seqserve -m 0700 /keys
 WORKDIR /srv
 EXPOSE 8000 8001
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \

@@ -31,6 +31,7 @@ from app.rest.docs import install_docs
 from app.rest.fastpath import FastPathMiddleware
 from app.rest.predict import add_typed_routes, request_body, typed_routes
 from app.settings import Settings, get_settings
+from app.state_token import key_from_file
 from app.v2 import repository as v2_repository
 from app.v2 import routes as v2_routes
 from app.websocket.routes import add_stream_routes
@@ -81,8 +82,9 @@ class SeqServe(FastAPI):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    if settings.stream_key is None:  # a key of this process only: stream tokens die with it
-        settings = settings.model_copy(update={"stream_key": SecretStr(secrets.token_urlsafe(32))})
+    if settings.stream_key is None:  # the shared file's key, else a key of this process only
+        key = key_from_file(settings.stream_key_file) if settings.stream_key_file else secrets.token_urlsafe(32)
+        settings = settings.model_copy(update={"stream_key": SecretStr(key)})
     metrics = Metrics()
     registry = Registry(settings, metrics, Activity())
     control = ModelControl(registry, settings)

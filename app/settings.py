@@ -127,6 +127,11 @@ class Settings(BaseSettings):
         "the same one so any of them takes a stream's next step; unset, python -m app makes one for its workers "
         "(tokens then die with the process).",
     )
+    stream_key_file: Path | None = Field(
+        None, description="Where the stream key is kept when SEQSERVE_STREAM_KEY is not set: read if the file "
+        "exists, else made once with a new random key (mode 0600). Replicas and restarts that share the file "
+        "(a volume, a mounted Secret) sign alike, so a stream's next step works on any of them.",
+    )
     opentelemetry: bool = Field(
         False, description="FastAPI's native OpenTelemetry tracing/metrics/logs, using the global providers you "
         "configure; requests on the fast path are traced under their route like the others.",

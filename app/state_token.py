@@ -11,6 +11,10 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
+import secrets
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,6 +61,24 @@ def decode_array(value: Any, field: str) -> np.ndarray:
         return np.frombuffer(_unb64(value["data"]), dtype=dtype).reshape(value["shape"]).copy()
     except (KeyError, TypeError, ValueError, binascii.Error):
         raise StateTokenError(f"state token field {field!r} is not an array", "state") from None
+
+
+def key_from_file(path: Path) -> str:
+    """The stream key kept in `path`, made there first (a new random key, mode 0600) if there is none yet.
+    Several processes may start together: one creates the file, the others read what it wrote."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process is writing it: its key is a moment away
+            key = path.read_text().strip()
+            if key:
+                return key
+            time.sleep(0.1)
+        raise RuntimeError(f"{path} is empty: write a stream key into it, or remove it to have one made") from None
+    key = secrets.token_urlsafe(32)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    return key
 
 
 def sign(key: bytes, payload: dict[str, Any]) -> str:

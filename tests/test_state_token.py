@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -52,3 +54,30 @@ def test_arrays_of_other_kinds_are_refused() -> None:
         decode_array({"dtype": "<f4", "shape": [3], "data": "AAAA"}, "h")  # 3 bytes for 3 floats
     with pytest.raises(StateTokenError, match="'c' is not an array"):
         decode_array("nope", "c")
+
+
+def test_a_key_file_is_made_once_and_shared(tmp_path: Path) -> None:
+    import concurrent.futures
+    import stat
+
+    from app.state_token import key_from_file
+
+    path = tmp_path / "stream.key"
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:  # replicas starting together
+        keys = set(pool.map(lambda _: key_from_file(path), range(8)))
+    assert len(keys) == 1 and len(keys.pop()) >= 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert key_from_file(path) == path.read_text().strip()
+
+
+def test_two_servers_sharing_a_key_file_continue_each_others_streams(tmp_path: Path) -> None:
+    from tests.conftest import make_client, wait_ready
+
+    path = tmp_path / "stream.key"
+    with make_client(models="sine_stream", stream_key_file=path) as first, \
+            make_client(models="sine_stream", stream_key_file=path) as second:
+        wait_ready(first)
+        wait_ready(second)
+        token = first.post("/predict/sine/stream", json={"values": [0.1, 0.2], "state": None}).json()["state"]
+        resumed = second.post("/predict/sine/stream", json={"values": [0.3], "state": token})
+        assert resumed.status_code == 200 and resumed.json()["observed"] == 3

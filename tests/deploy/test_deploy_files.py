@@ -156,13 +156,37 @@ def compose_default(value: str) -> str:
 
 
 @pytest.mark.parametrize("service", ["seqserve-gpu", "seqserve-cpu"])
-def test_the_compose_defaults_serve_requests_without_a_header(service: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_compose_defaults_serve_requests_without_a_header(service: str, monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
     from app.settings import Settings
 
     environment = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"][service]["environment"]
     for name, value in environment.items():
         monkeypatch.setenv(name, compose_default(value))
+    monkeypatch.setenv("SEQSERVE_STREAM_KEY_FILE", str(tmp_path / "stream.key"))  # the volume's place, here
     assert Settings().api_key is None
     with make_client(models="digit") as client:  # its settings read the same environment
         wait_ready(client)
         assert client.post("/predict/digit", json={"images": [DIGIT_EXAMPLE]}).status_code == 200
+
+
+def test_every_replica_takes_the_stream_key_from_one_shared_source() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name, service in compose["services"].items():
+        environment = service["environment"]
+        assert environment["SEQSERVE_STREAM_KEY"] == "${SEQSERVE_STREAM_KEY:-}", name  # set: one key for all
+        key_file = Path(environment["SEQSERVE_STREAM_KEY_FILE"])  # unset: the file in the shared volume
+        assert f"seqserve-keys:{key_file.parent}" in service["volumes"], name
+        assert all(port.startswith("${SEQSERVE_BIND:-127.0.0.1}:") for port in service["ports"]), name
+    assert "seqserve-keys" in compose["volumes"]
+    sources = set()
+    for path in sorted((ROOT / "deploy" / "kubernetes").glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if document["kind"] != "Deployment":
+                continue
+            for container in document["spec"]["template"]["spec"]["containers"]:
+                env = {item["name"]: item for item in container["env"]}
+                reference = env["SEQSERVE_STREAM_KEY"]["valueFrom"]["secretKeyRef"]
+                assert not reference.get("optional", False), path  # no pod starts with a key of its own
+                sources.add((reference["name"], reference["key"]))
+    assert sources == {("seqserve-keys", "stream-key")}
