@@ -39,9 +39,9 @@ def main(argv: list[str] | None = None) -> None:
     # Every worker builds its settings from the environment: what the command line said goes there too
     # (the gRPC server binds the same host, and shares its port only between workers of one server).
     os.environ["SEQSERVE_HOST"], os.environ["SEQSERVE_WORKERS"] = args.host, str(workers)
-    if settings.stream_key is None and settings.stream_key_file is not None:  # shared with every replica
+    if not settings.signing_keys and settings.stream_key_file is not None:  # shared with every replica
         os.environ["SEQSERVE_STREAM_KEY"] = key_from_file(settings.stream_key_file)
-    elif settings.stream_key is None:  # one key for all workers, so any of them takes a stream's next step
+    elif not settings.signing_keys:  # one key for all workers, so any of them takes a stream's next step
         os.environ["SEQSERVE_STREAM_KEY"] = secrets.token_urlsafe(32)
         logging.getLogger("app").warning("SEQSERVE_STREAM_KEY is not set: stream state tokens are signed with "
                                          "a key made for this run; set one shared by every replica")

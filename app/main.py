@@ -82,7 +82,7 @@ class SeqServe(FastAPI):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    if settings.stream_key is None:  # the shared file's key, else a key of this process only
+    if not settings.signing_keys:  # the shared file's key, else a key of this process only
         key = key_from_file(settings.stream_key_file) if settings.stream_key_file else secrets.token_urlsafe(32)
         settings = settings.model_copy(update={"stream_key": SecretStr(key)})
     metrics = Metrics()

@@ -6,10 +6,10 @@ import math
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.repository.policy import VersionPolicy
 
@@ -127,6 +127,11 @@ class Settings(BaseSettings):
         "the same one so any of them takes a stream's next step; unset, python -m app makes one for its workers "
         "(tokens then die with the process).",
     )
+    stream_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        [], description="Several stream keys, comma-separated, for rotation: tokens are signed with the first and "
+        "accepted under any (and under stream_key, if also set). Put a new key first, keep the old one listed as "
+        "long as a stream may last, then drop it.",
+    )
     stream_key_file: Path | None = Field(
         None, description="Where the stream key is kept when SEQSERVE_STREAM_KEY is not set: read if the file "
         "exists, else made once with a new random key (mode 0600). Replicas and restarts that share the file "
@@ -170,6 +175,24 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         # `KEY: ${KEY:-}` in a compose file sets an empty value: that means no key, never the key "".
         return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("stream_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+
+    @field_validator("stream_keys")
+    @classmethod
+    def _no_empty_stream_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        return [key for key in value if key.get_secret_value().strip()]
+
+    @property
+    def signing_keys(self) -> list[bytes]:
+        """The stream keys: the first signs, every one verifies."""
+        keys = [key.get_secret_value().encode() for key in self.stream_keys]
+        if self.stream_key is not None and self.stream_key.get_secret_value().encode() not in keys:
+            keys.append(self.stream_key.get_secret_value().encode())
+        return keys
 
     @field_validator("api_keys")
     @classmethod

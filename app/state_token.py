@@ -1,8 +1,12 @@
 """State tokens: a stream's whole state, in the client's hands, signed so it comes back unaltered.
 
-`token = base64url(payload) "." base64url(HMAC-SHA256(key, payload))`, payload a JSON object whose
-arrays travel as base64 of their little-endian bytes. The server keeps nothing per stream: any worker
-or replica holding the key takes the next step, and a restart loses no stream.
+`token = base64url(FORMAT payload) "." base64url(HMAC-SHA256(key, FORMAT payload))`: a format byte (1), then
+a JSON object whose arrays travel as base64 of their little-endian bytes. The server keeps nothing per
+stream: any worker or replica holding the key takes the next step, and a restart loses no stream.
+
+Keys rotate without breaking a stream: tokens are signed with the first key listed and accepted under any
+of them (app/settings.py `signing_keys`), so a new key goes first while the old one stays listed for as long
+as a stream may last, and is then removed.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import hmac
 import os
 import secrets
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +28,7 @@ import orjson
 from app.errors import BadRequest, Conflict
 
 MAX_TOKEN_CHARS = 65536
+FORMAT = 1  # the first byte of a token's signed part: what follows is the JSON payload
 
 
 class StateTokenError(BadRequest):
@@ -82,12 +88,12 @@ def key_from_file(path: Path) -> str:
 
 
 def sign(key: bytes, payload: dict[str, Any]) -> str:
-    body = orjson.dumps(payload)
+    body = bytes([FORMAT]) + orjson.dumps(payload)
     return f"{_b64(body)}.{_b64(hmac.new(key, body, hashlib.sha256).digest())}"
 
 
-def verify(key: bytes, token: Any) -> dict[str, Any]:
-    """The payload of a token this key signed; StateTokenError saying what is wrong otherwise."""
+def verify(keys: Sequence[bytes], token: Any) -> dict[str, Any]:
+    """The payload of a token one of these keys signed; StateTokenError saying what is wrong otherwise."""
     if not isinstance(token, str) or not token:
         raise StateTokenError("'state' must be the token of an earlier answer (a string), or null to start")
     if len(token) > MAX_TOKEN_CHARS:
@@ -99,10 +105,15 @@ def verify(key: bytes, token: Any) -> dict[str, Any]:
         body, mac = _unb64(parts[0]), _unb64(parts[1])
     except (binascii.Error, ValueError):
         raise StateTokenError("state token is truncated or corrupt (not base64url)") from None
-    if not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).digest()):
+    # Every key is tried, so the time taken says nothing about which one (if any) came close.
+    matches = [hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).digest()) for key in keys]
+    if not any(matches):
         raise StateTokenError("state token signature does not match: it was altered, truncated, or signed with "
                               "another server's key (give every replica the same SEQSERVE_STREAM_KEY)", "signature")
-    payload = orjson.loads(body)
+    if body[0] != FORMAT:  # signed by us, in a format this server does not read (an older one)
+        raise StateTokenError(f"state token is in format {body[0]}; this server reads format {FORMAT}: start a new "
+                              "stream (state null)")
+    payload = orjson.loads(body[1:])
     if not isinstance(payload, dict):
         raise StateTokenError("state token payload is not an object")
     return payload

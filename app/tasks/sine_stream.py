@@ -98,8 +98,7 @@ class SineStreamModel(TaskModel[StreamStep, StreamResult]):
         self.max_values = settings.max_series_length
         # The app always sets a key (one per process at least); a model loaded on its own (training's
         # evaluation, scripts) signs with one of its own.
-        key = settings.stream_key.get_secret_value() if settings.stream_key else secrets.token_urlsafe(32)
-        self.key = key.encode()
+        self.keys = settings.signing_keys or [secrets.token_urlsafe(32).encode()]  # the first signs
 
     # --- state
 
@@ -111,7 +110,7 @@ class SineStreamModel(TaskModel[StreamStep, StreamResult]):
         """The state a token carries, if this very model version signed it."""
         if token is None:
             return self.initial_state()
-        payload = verify(self.key, token)
+        payload = verify(self.keys, token)
         if payload.get("task") != self.task or payload.get("model") != self.manifest.name:
             raise StateTokenError(f"state token belongs to model {payload.get('model')!r} (task "
                                   f"{payload.get('task')!r}), not {self.manifest.name!r}", "other_model")
@@ -131,7 +130,7 @@ class SineStreamModel(TaskModel[StreamStep, StreamResult]):
             raise StateTokenError("state token lacks the normaliser's count, mean or m2", "state") from None
 
     def seal_state(self, state: StreamState) -> str:
-        return sign(self.key, {"task": self.task, "model": self.manifest.name, "version": self.manifest.version,
+        return sign(self.keys[0], {"task": self.task, "model": self.manifest.name, "version": self.manifest.version,
                                "count": state.count, "mean": state.mean, "m2": state.m2,
                                "h": encode_array(state.h), "c": encode_array(state.c)})
 
