@@ -62,6 +62,9 @@ class Metrics(BatchObserver, SequenceObserver):
         self.refused = Counter("seqserve_refused", "Requests refused before they queued, by reason: request_too_large "
                                "(413), client_share (429), queue_full (503), client_sequences (429), "
                                "sequences_full (503).", ["model", "version", "reason"], registry=r)
+        self.dropped = Counter("seqserve_dropped", "Queued requests dropped unrun when their turn came, by reason: "
+                               "cancelled (the client disconnected or cancelled) or deadline (it waited past its "
+                               "deadline).", ["model", "version", "reason"], registry=r)
         self.stream_steps = Counter("seqserve_stream_steps", "Steps of stateful models answered, by protocol (typed "
                                     "token route, WebSocket, V2 REST, gRPC), model and version.",
                                     ["protocol", "model", "version"], registry=r)
@@ -122,6 +125,9 @@ class Metrics(BatchObserver, SequenceObserver):
 
     def refuse(self, model: str, reason: str) -> None:
         self._child(self.refused, *split_key(model), reason).inc()
+
+    def drop(self, model: str, reason: str) -> None:
+        self._child(self.dropped, *split_key(model), reason).inc()
 
     # --- streams and sequences
 

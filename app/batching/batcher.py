@@ -52,6 +52,10 @@ class BatchObserver:
     def refuse(self, model: str, reason: str) -> None:
         """A request refused before queueing, for `reason` (FairQueue's)."""
 
+    def drop(self, model: str, reason: str) -> None:
+        """A queued request dropped unrun at its turn: its caller went away (`cancelled`: a client that
+        disconnected or cancelled) or its deadline passed (`deadline`). May be called from the worker thread."""
+
     def watch_queue(self, model: str, queued_items: Callable[[], int]) -> None:
         """Called once per batcher: `queued_items` says its queue depth whenever asked (a scrape), so
         requests pay nothing to keep a gauge current."""
@@ -230,7 +234,8 @@ class Batcher(Generic[P, R]):
             while (pending := queue.peek()) is not None and (not batch or items + pending.size <= self.max_batch_size):
                 queue.pop(pending)
                 pending.taken = True
-                if pending.future.done():  # timed out or cancelled while queued
+                if pending.future.done():  # timed out or cancelled while queued: dropped unrun
+                    self._observer.drop(self.name, "cancelled" if pending.future.cancelled() else "deadline")
                     continue
                 self.statistics.queue.add(time.perf_counter() - pending.queued_at)
                 batch.append(pending)

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.dataplane import Call, Calls
 from app.errors import PayloadTooLarge, code_of_status
 from app.http.errors import Mounts
-from app.http.protocol import connection_requests, open_connections
+from app.http.protocol import cancel_on_disconnect, client_gone, connection_requests, open_connections
 
 REQUEST_ID = b"x-request-id"
 CONTENT_LENGTH = b"content-length"
@@ -71,6 +71,7 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         peer = scope.get("client")
+        cancel_on_disconnect(scope)
         call = self.calls.open(self.mounts.of(scope["path"]).protocol, "unmatched",
                                sole_connection=open_connections(scope) == 1, client=peer[0] if peer else "")
         request_id = b""
@@ -125,6 +126,14 @@ class EdgeMiddleware:
                 await self.app(scope, counting_receive, edge_send)
             else:
                 await self.app(scope, receive, edge_send)
+        except asyncio.CancelledError:
+            if not client_gone(scope):
+                raise
+            # The server cancelled us because the client left: its work was dropped, there is no one to
+            # answer, and the task ends normally (the call is recorded as cancelled below).
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
         except PayloadTooLarge as exc:  # raised by the counting receive where no handler answered it
             if not responded:
                 await self._refuse(scope, edge_send, 413, exc.message)

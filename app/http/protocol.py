@@ -10,7 +10,8 @@ It also tells the app how many connections the process held open when a request'
 (`open_connections`): over the only open connection, no other request can be waiting unread, so a lone
 request may run to its answer without yielding to the event loop (app/batching/activity.py); and how many
 requests this connection has carried, this one included (`connection_requests`), so the app can end a
-connection after a bounded number (app/http/edge.py).
+connection after a bounded number (app/http/edge.py). And when a client goes away before its answer
+starts, the request's task is cancelled (`cancel_on_disconnect`): its queued work is dropped unrun.
 
 A head is held only where nothing can be waiting for it: not when the client asked for `100 Continue`
 (that interim line is written on its own and must go out at once), and it is sent as soon as anything
@@ -35,6 +36,20 @@ def open_connections(scope: Any) -> int | None:
     None under a server that does not say (another ASGI server, or uvicorn without `HttpProtocol`)."""
     extension = scope.get("extensions", {}).get(OPEN_CONNECTIONS)
     return None if extension is None else extension["count"]
+
+
+def cancel_on_disconnect(scope: Any) -> None:
+    """Let the server cancel the running task (this request's) if its client goes away before an answer
+    starts: queued work for a client that left is dropped, not run. Nothing under another server."""
+    extension = scope.get("extensions", {}).get(OPEN_CONNECTIONS)
+    if extension is not None:
+        extension["task"] = asyncio.current_task()
+
+
+def client_gone(scope: Any) -> bool:
+    """Whether the server cancelled this request because its client went away."""
+    extension = scope.get("extensions", {}).get(OPEN_CONNECTIONS)
+    return bool(extension is not None and extension.get("gone"))
 
 
 def connection_requests(scope: Any) -> int:
@@ -100,6 +115,17 @@ class HttpProtocol(HttpToolsProtocol):
         held = HeldHeadTransport(cycle.transport)
         cycle.transport = held  # type: ignore[assignment]  # the subset of a transport a cycle uses
         cycle.on_response = _flushing(held, cycle.on_response)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_started:  # the client left before its answer
+            scope: Any = cycle.scope
+            extension = scope.get("extensions", {}).get(OPEN_CONNECTIONS) or {}
+            task: asyncio.Task[Any] | None = extension.get("task")
+            if task is not None and not task.done():
+                extension["gone"] = True
+                task.cancel()
+        super().connection_lost(exc)
 
 
 def _flushing(held: HeldHeadTransport, on_response: Callable[..., None]) -> Callable[[], None]:

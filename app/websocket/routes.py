@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import FastAPI, WebSocket
+from starlette.types import Message
 from starlette.websockets import WebSocketDisconnect
 
 from app.auth import check_api_key
@@ -27,6 +29,8 @@ from app.errors import ModelUnavailable, ServeError
 from app.http.body import parse_json_object
 from app.settings import Settings
 from app.tasks import TASKS
+
+T = TypeVar("T")
 
 PROTOCOL = "websocket"
 
@@ -83,10 +87,16 @@ async def serve_stream(websocket: WebSocket, route: str, task: Task) -> None:
         await websocket.close(code=1008, reason=exc.message[:120])
         return
     limit = RateLimit(settings.ws_max_messages_per_s)
+    messages = ReadAhead(websocket)
+
+    async def step(text: str) -> dict[str, Any]:
+        with dataplane.call(PROTOCOL, route, client=client) as call:
+            return await dataplane.stream_step(stream, parse_json_object(text, "frame"), call)
+
     try:
         while True:
             try:
-                message = await asyncio.wait_for(websocket.receive(), settings.ws_idle_timeout_s)
+                message = await messages.next(settings.ws_idle_timeout_s)
             except TimeoutError:
                 await websocket.close(code=1001, reason=f"idle for {settings.ws_idle_timeout_s:g} s")
                 return
@@ -105,8 +115,9 @@ async def serve_stream(websocket: WebSocket, route: str, task: Task) -> None:
                 await websocket.close(code=1008, reason=f"over {settings.ws_max_messages_per_s:g} frames a second")
                 return
             try:
-                with dataplane.call(PROTOCOL, route, client=client) as call:
-                    answer = await dataplane.stream_step(stream, parse_json_object(text, "frame"), call)
+                answer = await messages.unless_closed(step(text))
+                if answer is None:  # the client closed while its step waited: the step was dropped
+                    return
                 await websocket.send_text(orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY).decode())
             except ModelUnavailable:
                 await websocket.close(code=1012, reason="model version unloaded; resume with the last state token")
@@ -120,4 +131,45 @@ async def serve_stream(websocket: WebSocket, route: str, task: Task) -> None:
                     await websocket.close(code=1011, reason="internal error")
                 raise
     finally:
+        messages.stop()
         dataplane.close_stream(stream)  # however the connection ended
+
+
+class ReadAhead:
+    """A connection's messages, read ahead while a step runs, so that a client that closes is noticed at
+    once and its queued step dropped instead of run. Frames still run one at a time, in order."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self.ahead: asyncio.Task[Message] | None = None
+
+    def _reading(self) -> asyncio.Task[Message]:
+        if self.ahead is None:
+            self.ahead = asyncio.ensure_future(self.websocket.receive())
+        return self.ahead
+
+    async def next(self, timeout_s: float) -> Message:
+        """The next message; TimeoutError when none comes within `timeout_s`."""
+        reading = self._reading()
+        done, _ = await asyncio.wait({reading}, timeout=timeout_s)
+        if not done:
+            raise TimeoutError
+        self.ahead = None
+        return reading.result()
+
+    async def unless_closed(self, work: Coroutine[Any, Any, T]) -> T | None:
+        """`work`'s result; None, with `work` cancelled, when the client closes first. A frame that arrives
+        meanwhile waits for the next `next`."""
+        running, reading = asyncio.ensure_future(work), self._reading()
+        await asyncio.wait({running, reading}, return_when=asyncio.FIRST_COMPLETED)
+        if not running.done() and (reading.exception() is not None
+                                   or reading.result()["type"] == "websocket.disconnect"):
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+            return None
+        return await running
+
+    def stop(self) -> None:
+        if self.ahead is not None:
+            self.ahead.cancel()
