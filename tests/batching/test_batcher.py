@@ -329,3 +329,42 @@ def test_the_worker_takes_the_next_batch_while_the_loop_is_busy() -> None:
     busy_until, results = run(main())
     assert results == [0, 1]
     assert started[1] < busy_until  # the worker went on by itself
+
+
+class Drops(BatchObserver):
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    def drop(self, model: str, reason: str) -> None:
+        self.reasons.append(reason)
+
+
+def test_requests_that_expire_or_are_cancelled_while_queued_are_dropped_unrun_and_counted() -> None:
+    blocked = Blocked()
+    ran: list[int] = []
+
+    def model(batch: list[int]) -> list[int]:
+        ran.extend(batch)
+        return blocked(batch)
+
+    async def main() -> list[str]:
+        drops = Drops()
+        batcher: Batcher[int, int] = Batcher("t", model, lambda _: 1, 1, 0.0, 10, drops)
+        batcher.start()
+        running = asyncio.ensure_future(batcher.submit(0, 5))
+        assert await asyncio.to_thread(blocked.started.wait, 5)
+        late = asyncio.ensure_future(batcher.submit(1, 0.05))  # its deadline passes while it waits
+        gone = asyncio.ensure_future(batcher.submit(2, 5))  # its caller goes away
+        await asyncio.sleep(0.1)
+        gone.cancel()
+        await asyncio.sleep(0)
+        blocked.release.set()
+        assert await running == 0
+        with pytest.raises(DeadlineExceeded):
+            await late
+        await asyncio.sleep(0.05)  # the worker reaches both
+        await batcher.stop()
+        return drops.reasons
+
+    assert sorted(run(main())) == ["cancelled", "deadline"]
+    assert ran == [0]
