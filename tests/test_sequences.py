@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.errors import QueueFull, TooManyRequests
-from app.sequences import SequenceRequest, SequenceStore
+from app.sequences import SequenceObserver, SequenceRequest, SequenceStore
 from tests.conftest import make_client, parse_metrics, total, wait_ready
 
 
@@ -26,11 +26,26 @@ def test_the_store_forgets_idle_sequences_and_refuses_past_its_capacity() -> Non
     store.begin(start("c"), "m/1", initial=0)
 
 
+class Seen(SequenceObserver):
+    def __init__(self) -> None:
+        self.refusals: list[str] = []
+        self.expiries: list[str] = []
+        self.counts: dict[str, int] = {}
+
+    def refuse(self, model: str, reason: str) -> None:
+        self.refusals.append(reason)
+
+    def expired(self, model: str) -> None:
+        self.expiries.append(model)
+
+    def live(self, model: str, count: int) -> None:
+        self.counts[model] = count
+
+
 def test_a_client_keeps_at_most_its_quota_and_others_still_start() -> None:
     now = [0.0]
-    refused: list[str] = []
-    store = SequenceStore(ttl_s=60, capacity=10, per_client=2, clock=lambda: now[0],
-                          refused=lambda model, reason: refused.append(reason))
+    seen = Seen()
+    store = SequenceStore(ttl_s=60, capacity=10, per_client=2, clock=lambda: now[0], observer=seen)
     for name in ("a1", "a2"):
         store.keep(start(name), "m/1", store.begin(start(name), "m/1", 0, "alice"), "alice")
     with pytest.raises(TooManyRequests, match="2 live sequences"):
@@ -42,7 +57,8 @@ def test_a_client_keeps_at_most_its_quota_and_others_still_start() -> None:
     store.keep(start("a3"), "m/1", store.begin(start("a3"), "m/1", 0, "alice"), "alice")
     now[0] = 61
     assert store.live_of("alice") == 0 and len(store) == 0
-    assert refused == ["client_sequences"]
+    assert seen.refusals == ["client_sequences"]
+    assert seen.expiries == ["m/1"] * 3 and seen.counts["m/1"] == 0  # a2, a3 and b1 idled out
 
 
 def test_over_v2_one_client_cannot_take_every_sequence() -> None:
