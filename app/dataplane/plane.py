@@ -10,8 +10,7 @@ between the two), every request is recorded through its `Call`, and deadlines ar
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,8 +142,11 @@ class DataPlane:
         """A typed JSON body for `task` -> its JSON answer."""
         entry = self.find(self.task_model(task, model, body), version, task, call)
         assert entry.model is not None
-        with self._counting_token_rejections(entry):
+        try:
             payload = entry.model.parse_json(body)
+        except ServeError as exc:
+            self._count_token_rejection(entry, exc)
+            raise
         return await self.answer(entry, payload, call)
 
     async def predict_upload(self, task: Task, data: bytes, model: str | None, version: str | None,
@@ -166,8 +168,11 @@ class DataPlane:
         request = decode()
         model = entry.model
         assert model is not None
-        with self._counting_token_rejections(entry):
+        try:
             payload = model.parse_tensors(request.inputs)
+        except ServeError as exc:
+            self._count_token_rejection(entry, exc)
+            raise
         if request.sequence is None:
             result = await self.run(entry, payload, request.timeout_s, call)
         else:
@@ -204,16 +209,11 @@ class DataPlane:
     def close_stream(self, stream: Stream) -> None:
         self.metrics.stream_opened(stream.entry.key, -1)
 
-    @contextlib.contextmanager
-    def _counting_token_rejections(self, entry: ModelVersion) -> Iterator[None]:
-        """State tokens refused while reading a request are counted by reason (app/state_token.py)."""
-        try:
-            yield
-        except ServeError as exc:
-            reason = getattr(exc, "token_reason", None)
-            if reason is not None:
-                self.metrics.token_rejected(entry.key, reason)
-            raise
+    def _count_token_rejection(self, entry: ModelVersion, exc: ServeError) -> None:
+        """A state token refused while reading a request is counted by reason (app/state_token.py)."""
+        reason = getattr(exc, "token_reason", None)
+        if reason is not None:
+            self.metrics.token_rejected(entry.key, reason)
 
     async def stream_step(self, stream: Stream, frame: dict[str, Any], call: Call | None = None) -> dict[str, Any]:
         """One frame of a stream -> its answer; the stream's state moves on only when the step ran. The
@@ -228,8 +228,11 @@ class DataPlane:
         if model.state_field in frame and not first:
             raise InputError(f"this connection carries the state; send {model.state_field!r} only in the first "
                              "frame, to resume")
-        with self._counting_token_rejections(entry):
+        try:
             current = model.open_state(frame.get(model.state_field)) if first else stream.state
+        except ServeError as exc:
+            self._count_token_rejection(entry, exc)
+            raise
         result = await self.run(entry, model.step_json(frame, current), call=call)
         stream.state = model.state_of(result)
         return {"model": entry.name, "version": entry.version, **model.answer_json(result)}

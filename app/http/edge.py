@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.dataplane import Call, Calls
 from app.errors import PayloadTooLarge, code_of_status
 from app.http.errors import Mounts
-from app.http.protocol import cancel_on_disconnect, client_gone, connection_requests, open_connections
+from app.http.protocol import client_gone, connection_of
 
 REQUEST_ID = b"x-request-id"
 CONTENT_LENGTH = b"content-length"
@@ -71,9 +71,12 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         peer = scope.get("client")
-        cancel_on_disconnect(scope)
+        connection = connection_of(scope)  # what the server says of the connection (app/http/protocol.py)
+        if connection is not None:
+            connection["task"] = asyncio.current_task()  # cancelled if the client leaves before its answer
         call = self.calls.open(self.mounts.of(scope["path"]).protocol, "unmatched",
-                               sole_connection=open_connections(scope) == 1, client=peer[0] if peer else "")
+                               sole_connection=connection is not None and connection["count"] == 1,
+                               client=peer[0] if peer else "")
         request_id = b""
         length: bytes | None = None
         for key, value in scope["headers"]:
@@ -90,7 +93,7 @@ class EdgeMiddleware:
         responded = False
         # An over-limit body that could not be drained leaves the connection unusable; a connection that has
         # carried its share of requests ends too, so the client's next one may land on another worker process.
-        close = self.max_connection_requests > 0 and connection_requests(scope) >= self.max_connection_requests
+        close = (connection is not None and 0 < self.max_connection_requests <= connection["served"])
         received = 0
 
         async def edge_send(message: Message) -> None:

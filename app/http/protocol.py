@@ -6,12 +6,12 @@ a large share of the event loop's time under load (docs/benchmarks.md). This pro
 response's head until the first write after it (the body, normally in the same loop turn) and sends the
 two together; what the client receives, byte for byte, does not change.
 
-It also tells the app how many connections the process held open when a request's head arrived
-(`open_connections`): over the only open connection, no other request can be waiting unread, so a lone
-request may run to its answer without yielding to the event loop (app/batching/activity.py); and how many
-requests this connection has carried, this one included (`connection_requests`), so the app can end a
-connection after a bounded number (app/http/edge.py). And when a client goes away before its answer
-starts, the request's task is cancelled (`cancel_on_disconnect`): its queued work is dropped unrun.
+It also tells the app about the connection (`connection_of`): how many connections the process held open
+when a request's head arrived (over the only open one, no other request can be waiting unread, so a lone
+request may run to its answer without yielding to the event loop: app/batching/activity.py), and how many
+requests this connection has carried (the app ends it after a bounded number: app/http/edge.py). When a
+client goes away before its answer starts, the task the app registered for the request is cancelled:
+its queued work is dropped unrun.
 
 A head is held only where nothing can be waiting for it: not when the client asked for `100 Continue`
 (that interim line is written on its own and must go out at once), and it is sent as soon as anything
@@ -28,34 +28,21 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 JOIN_LIMIT = 64 * 1024  # a body up to this size is copied behind its head; a bigger one is written after it
-OPEN_CONNECTIONS = "seqserve.open_connections"  # scope["extensions"] key: {"count": int}
+OPEN_CONNECTIONS = "seqserve.open_connections"  # scope["extensions"] key: {"count", "served", "task"}
 
 
-def open_connections(scope: Any) -> int | None:
-    """Connections (HTTP and WebSocket) the serving process held open when this request's head arrived;
-    None under a server that does not say (another ASGI server, or uvicorn without `HttpProtocol`)."""
-    extension = scope.get("extensions", {}).get(OPEN_CONNECTIONS)
-    return None if extension is None else extension["count"]
-
-
-def cancel_on_disconnect(scope: Any) -> None:
-    """Let the server cancel the running task (this request's) if its client goes away before an answer
-    starts: queued work for a client that left is dropped, not run. Nothing under another server."""
-    extension = scope.get("extensions", {}).get(OPEN_CONNECTIONS)
-    if extension is not None:
-        extension["task"] = asyncio.current_task()
+def connection_of(scope: Any) -> dict[str, Any] | None:
+    """What the server says of this request's connection, in one look-up for the hot path: `count` (open
+    connections), `served` (requests it carried), and a `task` the app may set for the server to cancel
+    if the client goes away before its answer starts. None under another server."""
+    extension: dict[str, Any] | None = scope.get("extensions", {}).get(OPEN_CONNECTIONS)
+    return extension
 
 
 def client_gone(scope: Any) -> bool:
     """Whether the server cancelled this request because its client went away."""
     extension = scope.get("extensions", {}).get(OPEN_CONNECTIONS)
     return bool(extension is not None and extension.get("gone"))
-
-
-def connection_requests(scope: Any) -> int:
-    """Requests the connection of this one has carried, this one included; 0 where the server does not say."""
-    extension = scope.get("extensions", {}).get(OPEN_CONNECTIONS)
-    return 0 if extension is None else extension["served"]
 
 
 class HeldHeadTransport:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from app.http.protocol import JOIN_LIMIT, HeldHeadTransport, HttpProtocol, connection_requests, open_connections
+from app.http.protocol import JOIN_LIMIT, HeldHeadTransport, HttpProtocol, connection_of
 from tests.conftest import free_port
 
 WRITES: list[bytes] = []  # every write the server made, in order
@@ -62,7 +62,9 @@ async def fails(_: Request) -> Response:
 
 
 async def connections(request: Request) -> Response:
-    return JSONResponse({"open": open_connections(request.scope), "served": connection_requests(request.scope)})
+    connection = connection_of(request.scope)
+    assert connection is not None
+    return JSONResponse({"open": connection["count"], "served": connection["served"]})
 
 
 APP = Starlette(routes=[
@@ -183,5 +185,4 @@ def test_the_scope_says_how_many_connections_are_open_and_what_each_carried(url:
 
 
 def test_another_server_says_nothing_about_connections() -> None:
-    assert open_connections({"type": "http", "headers": []}) is None
-    assert connection_requests({"type": "http", "headers": []}) == 0
+    assert connection_of({"type": "http", "headers": []}) is None
