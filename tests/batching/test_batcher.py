@@ -142,11 +142,21 @@ def test_delay_waits_for_more_items() -> None:
 
 
 class Recorder(BatchObserver):
+    """What a batcher tells its observer: runs (items, inline), refusals and drops by reason."""
+
     def __init__(self) -> None:
         self.runs: list[tuple[int, bool]] = []
+        self.refused: list[str] = []
+        self.dropped: list[str] = []
 
     def batch_done(self, model: str, items: int, seconds: float, inline: bool) -> None:
         self.runs.append((items, inline))
+
+    def refuse(self, model: str, reason: str) -> None:
+        self.refused.append(reason)
+
+    def drop(self, model: str, reason: str) -> None:
+        self.dropped.append(reason)
 
 
 def test_a_small_batch_of_known_cost_runs_on_the_loop_and_a_big_one_in_the_worker() -> None:
@@ -331,14 +341,6 @@ def test_the_worker_takes_the_next_batch_while_the_loop_is_busy() -> None:
     assert started[1] < busy_until  # the worker went on by itself
 
 
-class Drops(BatchObserver):
-    def __init__(self) -> None:
-        self.reasons: list[str] = []
-
-    def drop(self, model: str, reason: str) -> None:
-        self.reasons.append(reason)
-
-
 def test_requests_that_expire_or_are_cancelled_while_queued_are_dropped_unrun_and_counted() -> None:
     blocked = Blocked()
     ran: list[int] = []
@@ -348,8 +350,8 @@ def test_requests_that_expire_or_are_cancelled_while_queued_are_dropped_unrun_an
         return blocked(batch)
 
     async def main() -> list[str]:
-        drops = Drops()
-        batcher: Batcher[int, int] = Batcher("t", model, lambda _: 1, 1, 0.0, 10, drops)
+        recorder = Recorder()
+        batcher: Batcher[int, int] = Batcher("t", model, lambda _: 1, 1, 0.0, 10, recorder)
         batcher.start()
         running = asyncio.ensure_future(batcher.submit(0, 5))
         assert await asyncio.to_thread(blocked.started.wait, 5)
@@ -364,7 +366,7 @@ def test_requests_that_expire_or_are_cancelled_while_queued_are_dropped_unrun_an
             await late
         await asyncio.sleep(0.05)  # the worker reaches both
         await batcher.stop()
-        return drops.reasons
+        return recorder.dropped
 
     assert sorted(run(main())) == ["cancelled", "deadline"]
     assert ran == [0]

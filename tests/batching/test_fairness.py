@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from app.batching.batcher import Batcher, BatchObserver
+from app.batching.batcher import Batcher
 from app.batching.fairness import FairQueue
 from app.errors import PayloadTooLarge, QueueFull, TooManyRequests
+from tests.batching.test_batcher import Recorder
 
 
 @dataclass
@@ -79,14 +80,6 @@ def test_a_forgotten_request_stops_counting_at_once() -> None:
     assert drain(queue) == [request]  # still in line: the batcher drops it when its turn comes
 
 
-class Refusals(BatchObserver):
-    def __init__(self) -> None:
-        self.reasons: list[str] = []
-
-    def refuse(self, model: str, reason: str) -> None:
-        self.reasons.append(reason)
-
-
 def test_the_batcher_refuses_by_reason_with_the_status_of_each() -> None:
     release = threading.Event()
 
@@ -95,7 +88,7 @@ def test_the_batcher_refuses_by_reason_with_the_status_of_each() -> None:
         return batch
 
     async def main() -> list[type[Exception]]:
-        observer = Refusals()
+        observer = Recorder()
         batcher: Batcher[list[int], list[int]] = Batcher("t", blocked, len, 1, 0.0, 6, observer,
                                                          max_request_items=3, max_client_items=3)
         batcher.start()
@@ -111,7 +104,7 @@ def test_the_batcher_refuses_by_reason_with_the_status_of_each() -> None:
         release.set()
         await asyncio.gather(running, *queued)
         await batcher.stop()
-        assert observer.reasons == ["request_too_large", "client_share", "queue_full", "queue_full"]
+        assert observer.refused == ["request_too_large", "client_share", "queue_full", "queue_full"]
         return refused
 
     assert asyncio.run(main()) == [PayloadTooLarge, TooManyRequests, QueueFull, QueueFull]
