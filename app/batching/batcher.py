@@ -18,7 +18,7 @@ inline and came over the only open connection (`Activity.sole_connection`) runs 
 without queueing for the collector: its task never yields, which saves two turns of the event loop.
 
 The queue is shared between clients (app/batching/fairness.py): a request over its bounded share of the
-queue is refused (413), a client over its share waits its turn (429), and batches are taken fairly between
+queue is refused (413), a client over its share is told to come back (429), and batches are taken fairly between
 clients. A request bigger than half a batch is split (`split`, `join`) into parts that queue on their own,
 so one big request holds the model no longer than one batch at a time and others ride beside its parts.
 """
