@@ -6,7 +6,6 @@ import argparse
 import atexit
 import logging
 import os
-import secrets
 import shutil
 import tempfile
 from typing import Literal
@@ -16,7 +15,7 @@ import uvicorn
 from app.http.protocol import HttpProtocol
 from app.metrics import MULTIPROC_ENV
 from app.settings import get_settings
-from app.state_token import key_from_file
+from app.state_token import key_for_run
 
 
 def workers_argument(value: str) -> int | Literal["auto"]:
@@ -39,10 +38,9 @@ def main(argv: list[str] | None = None) -> None:
     # Every worker builds its settings from the environment: what the command line said goes there too
     # (the gRPC server binds the same host, and shares its port only between workers of one server).
     os.environ["SEQSERVE_HOST"], os.environ["SEQSERVE_WORKERS"] = args.host, str(workers)
-    if not settings.signing_keys and settings.stream_key_file is not None:  # shared with every replica
-        os.environ["SEQSERVE_STREAM_KEY"] = key_from_file(settings.stream_key_file)
-    elif not settings.signing_keys:  # one key for all workers, so any of them takes a stream's next step
-        os.environ["SEQSERVE_STREAM_KEY"] = secrets.token_urlsafe(32)
+    if not settings.signing_keys:  # one key for all workers, so any of them takes a stream's next step
+        os.environ["SEQSERVE_STREAM_KEY"] = key_for_run(settings.stream_key_file)
+    if not settings.signing_keys and settings.stream_key_file is None:
         logging.getLogger("app").warning("SEQSERVE_STREAM_KEY is not set: stream state tokens are signed with "
                                          "a key made for this run; set one shared by every replica")
     if workers > 1 and settings.model_control == "explicit" and settings.state_dir is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,7 +30,7 @@ from app.rest.docs import install_docs
 from app.rest.fastpath import FastPathMiddleware
 from app.rest.predict import add_typed_routes, request_body, typed_routes
 from app.settings import Settings, get_settings
-from app.state_token import key_from_file
+from app.state_token import key_for_run
 from app.v2 import repository as v2_repository
 from app.v2 import routes as v2_routes
 from app.websocket.routes import add_stream_routes
@@ -83,8 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
     if not settings.signing_keys:  # the shared file's key, else a key of this process only
-        key = key_from_file(settings.stream_key_file) if settings.stream_key_file else secrets.token_urlsafe(32)
-        settings = settings.model_copy(update={"stream_key": SecretStr(key)})
+        settings = settings.model_copy(update={"stream_key": SecretStr(key_for_run(settings.stream_key_file))})
     metrics = Metrics()
     registry = Registry(settings, metrics, Activity())
     control = ModelControl(registry, settings)

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     )
     max_request_share: float = Field(
         0.25, gt=0.0, le=1.0, description="Largest share of max_queue_items one request may count; a bigger "
-        "request gets 413. Requests bigger than max_batch_size run as several batches.",
+        "request gets 413. A request bigger than half of max_batch_size runs in parts of that size.",
     )
     client_queue_share: float = Field(
         0.25, gt=0.0, le=1.0, description="Share of max_queue_items one client (its API key's name, else its "

@@ -87,6 +87,12 @@ def key_from_file(path: Path) -> str:
     return key
 
 
+def key_for_run(key_file: Path | None) -> str:
+    """A stream key where none is configured: the shared file's (made there if need be), else a new one,
+    good for this run only."""
+    return key_from_file(key_file) if key_file is not None else secrets.token_urlsafe(32)
+
+
 def sign(key: bytes, payload: dict[str, Any]) -> str:
     body = bytes([FORMAT]) + orjson.dumps(payload)
     return f"{_b64(body)}.{_b64(hmac.new(key, body, hashlib.sha256).digest())}"

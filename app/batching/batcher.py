@@ -109,7 +109,6 @@ class Batcher(Generic[P, R]):
         self.inline = InlinePolicy(inline_max_s, activity)
         self.max_batch_size = max_batch_size
         self.max_batch_delay_s = max_batch_delay_s
-        self.max_queue_items = max_queue_items
         self._observer = observer or BatchObserver()
         request_items = max_request_items or max_queue_items
         self._queue: FairQueue[_Pending[P, R]] = FairQueue(max_queue_items, request_items,

@@ -4,7 +4,7 @@ Admission (`admit`), for a request of `size` items from `client`:
 - over `request_items` (a bounded share of the queue) it is refused outright: it could take the queue alone;
 - a client whose queued items would pass `client_items` is refused for now (429): it is over its share;
 - a queue with no room is full for everyone (503).
-Order (`take`): each client's requests stay first in, first out, and the queue serves the client whose
+Order (`peek`, `pop`): each client's requests stay first in, first out, and the queue serves the client whose
 next request has the earliest start tag (start-time fair queueing, Goyal et al. 1996): a client's tag
 moves on by the items it sent, so a client that sends a little is served ahead of one that sent a lot, and
 no client waits behind more than one turn of each other's.

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.types import Scope
 
 from app.auth import check_api_key
 from app.dataplane import Call, DataPlane
@@ -34,11 +35,16 @@ DataPlaneDep = Annotated[DataPlane, Depends(get_dataplane)]
 CallDep = Annotated[Call | None, Depends(get_call)]
 
 
-async def require_api_key(request: Request, settings: SettingsDep) -> None:
-    client = check_api_key(request.headers.get("authorization", ""), settings)
-    call = call_of(request.scope)
-    if client is not None and call is not None:
+def authorize(authorization: str, settings: Settings, scope: Scope) -> None:
+    """The API key check for an HTTP request (documented routes and the fast path alike); a named key
+    becomes the request's client."""
+    client = check_api_key(authorization, settings)
+    if client is not None and (call := call_of(scope)) is not None:
         call.client = client
+
+
+async def require_api_key(request: Request, settings: SettingsDep) -> None:
+    authorize(request.headers.get("authorization", ""), settings, request.scope)
 
 
 Authorized = Depends(require_api_key)

@@ -49,8 +49,9 @@ def secured(route: Route) -> bool:
     return runs_model(route) or any(dependency.dependency is require_api_key for dependency in route.dependencies)
 
 
-def statuses_of(route: Route, settings: Settings) -> set[int]:
-    """The error statuses an operation can answer, before its protocol maps them (V2 sends 422 as 400)."""
+def statuses_of(route: Route, keyed: bool) -> set[int]:
+    """The error statuses an operation can answer, before its protocol maps them (V2 sends 422 as 400);
+    `keyed`: an API key is set."""
     statuses: set[int] = set()
     if "{name}" in route.path_format:
         statuses.add(404)
@@ -62,7 +63,7 @@ def statuses_of(route: Route, settings: Settings) -> set[int]:
         statuses |= {409, 413, 415, 422, 429, 503, 504}
     if route.path_format.startswith("/v2/repository/models/"):
         statuses.add(409)
-    if secured(route) and (settings.api_key is not None or settings.api_keys):
+    if keyed and secured(route):
         statuses.add(401)
     return statuses
 
@@ -91,7 +92,7 @@ def complete(schema: dict[str, Any], routes: list[Any], mounts: Mounts, settings
             operation.pop("x-runs-model", None)
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
-            for status in sorted(statuses_of(route, settings)):
+            for status in sorted(statuses_of(route, keyed)):
                 sent = mount.render(status, "")[0]
                 described = responses.setdefault(str(sent), {"description": STATUSES[sent]})
                 described["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{error_name}"}}}

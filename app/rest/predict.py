@@ -17,11 +17,10 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response
 from starlette.types import Receive, Scope
 
-from app.auth import check_api_key
 from app.dataplane import DataPlane, Task
 from app.errors import ModelNotFound
 from app.http.body import read_json_body
-from app.http.deps import Authorized, CallDep, DataPlaneDep
+from app.http.deps import Authorized, CallDep, DataPlaneDep, authorize
 from app.http.edge import call_of
 from app.http.openapi import RUNS_MODEL
 from app.http.responses import FastJSONResponse, json_bytes
@@ -70,14 +69,11 @@ async def predict(scope: Scope, receive: Receive, task: Task) -> bytes:
             authorization = authorization or value
         elif key == b"content-type":
             content_type = content_type or value
-    client = check_api_key(authorization.decode("latin-1") if authorization else "", state.settings)
-    call = call_of(scope)
-    if client is not None and call is not None:
-        call.client = client
+    authorize(authorization.decode("latin-1") if authorization else "", state.settings, scope)
     version, model = parse_query(scope["query_string"])
     body = await read_json_body(content_type, receive, task.json_arrays)
     dataplane: DataPlane = state.dataplane
-    return json_bytes(await dataplane.predict(task, body, model, version, call))
+    return json_bytes(await dataplane.predict(task, body, model, version, call_of(scope)))
 
 
 def request_body(task: Task, dataplane: DataPlane) -> dict[str, Any]:
