@@ -61,7 +61,8 @@ class SeqServe(FastAPI):
         if settings.fast_path:
             app = FastPathMiddleware(app, fastapi_app=self)
         return EdgeMiddleware(app, max_body_bytes=settings.max_body_bytes, calls=self.state.dataplane.calls,
-                              mounts=self.state.mounts, max_connection_requests=settings.max_connection_requests)
+                              mounts=self.state.mounts, max_connection_requests=settings.max_connection_requests,
+                              drain=self.state.dataplane.drain)
 
     def openapi(self) -> dict[str, Any]:
         """The typed routes' request bodies come from their tasks, with the limits of the loaded models;
@@ -101,7 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         loading = asyncio.create_task(load_models(), name="load-models")
         await grpc_server.start()
         try:
-            yield
+            with dataplane.drain.on_sigterm():
+                yield
         finally:
             if thresholds is not None:
                 heap.unsettle(thresholds)

@@ -52,6 +52,9 @@ class Metrics(BatchObserver, SequenceObserver):
                                 registry=r)
         self.latency = Histogram("seqserve_request_duration_seconds", "Time from a request's arrival to its answer.",
                                  ["protocol", "route"], buckets=LATENCY_BUCKETS, registry=r)
+        self.in_flight = Gauge("seqserve_requests_in_flight", "Requests arrived and not yet answered, every "
+                               "protocol (a scrape counts itself): the load a replica carries, to autoscale on.",
+                               registry=r, multiprocess_mode="livesum")
         self.queue = Gauge("seqserve_queue_items", "Items waiting in a model version's batching queue.",
                            ["model", "version"], registry=r, multiprocess_mode="livesum")
         self.batch_size = Histogram("seqserve_batch_size", "Items per model run.", ["model", "version"],
@@ -111,6 +114,15 @@ class Metrics(BatchObserver, SequenceObserver):
                                                        self._child(self.latency, protocol, route))
         children[0].inc()
         children[1].observe(seconds)
+
+    def watch_in_flight(self, requests: Callable[[], int]) -> None:
+        if not self.shared:  # one process: read at scrape time, nothing per request
+            self.in_flight.set_function(requests)
+
+    def requests_in_flight(self, count: int) -> None:
+        """Several workers: each writes its count as it changes, for any worker's scrape to sum."""
+        if self.shared:
+            self.in_flight.set(count)
 
     # --- batches
 

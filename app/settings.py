@@ -161,6 +161,11 @@ class Settings(BaseSettings):
         "close, and the client reconnects), so that keep-alive connections spread again over the worker "
         "processes, e.g. after one was replaced; 0: no limit.",
     )
+    drain_s: float = Field(
+        0.0, ge=0.0, le=600.0, description="On SIGTERM, seconds the server keeps serving while its readiness "
+        "answers 503 and HTTP answers end their connections, so load balancers and Kubernetes stop sending to it; "
+        "then it stops accepting and finishes what is in flight. A second SIGTERM, or SIGINT, skips the wait.",
+    )
     grpc_max_connection_age_s: float = Field(
         300.0, ge=0.0, description="Age after which a gRPC channel is asked to reconnect (GOAWAY; calls and "
         "streams in progress finish first), so channels spread again over the worker processes; 0: never.",

@@ -117,6 +117,7 @@ def test_one_scrape_shows_every_worker_and_no_counter_goes_down() -> None:
             scrape = parse(httpx.get(f"{url}/metrics").text)
             assert requests_of(scrape, route="/predict/digit", outcome="ok") == sent
             assert scrape[("seqserve_model_state", (("model", "digit"), ("state", "ready"), ("version", "1")))] == 2
+            assert scrape[("seqserve_requests_in_flight", ())] == 1  # the scrape: every worker's answered ones left
             for key, value in scrape.items():
                 name = key[0]
                 if name.endswith(("_total", "_count", "_sum", "_bucket")) and key in seen:

@@ -60,13 +60,16 @@ class Calls:
     def __init__(self, metrics: Metrics, activity: Activity) -> None:
         self.metrics = metrics
         self.activity = activity
+        metrics.watch_in_flight(lambda: activity.requests)
 
     def open(self, protocol: str, route: str, sole_connection: bool = False, client: str = "") -> Call:
         """`sole_connection`: the request came over the process's only open connection (app/http/protocol.py)."""
         self.activity.enter(sole_connection)
+        self.metrics.requests_in_flight(self.activity.requests)
         return Call(self, protocol, route, client)
 
     def close(self, call: Call, outcome: str) -> None:
         self.activity.leave()
+        self.metrics.requests_in_flight(self.activity.requests)
         self.metrics.request_done(call.protocol, call.route, call.model, call.version, outcome,
                                   time.perf_counter() - call.started)

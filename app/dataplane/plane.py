@@ -16,6 +16,7 @@ from typing import Any
 
 from app.dataplane import describe
 from app.dataplane.calls import Call, Calls
+from app.draining import Drain
 from app.errors import BadRequest, Conflict, InputError, ModelNotFound, ServeError
 from app.metrics import Metrics
 from app.repository.control import ModelControl
@@ -75,7 +76,7 @@ class Stream:
 @dataclass
 class Readiness:
     ready: bool
-    status: str  # ready | loading | unavailable
+    status: str  # ready | loading | unavailable | draining
     models: dict[str, str]
     problems: list[str]
 
@@ -88,6 +89,7 @@ class DataPlane:
         self.timeout_s = settings.request_timeout_s
         self.calls = Calls(metrics, registry.activity)
         self.metrics = metrics
+        self.drain = Drain(settings.drain_s)  # SIGTERM's first step (app/draining.py): readiness says no
         self.sequences = SequenceStore(settings.sequence_ttl_min * 60, settings.max_sequences,
                                        settings.max_client_sequences, observer=metrics)
         self._sequences_running: set[tuple[str, str]] = set()
@@ -243,6 +245,8 @@ class DataPlane:
         registry = self.registry
         models = {entry.key: entry.state if entry.state != "failed" else f"failed: {entry.reason}"
                   for entry in registry.versions.values()}
+        if self.drain.draining:
+            return Readiness(False, "draining", models, list(registry.problems))
         status = "ready" if registry.ready else "loading" if not registry.loaded else "unavailable"
         return Readiness(registry.ready, status, models, list(registry.problems))
 

@@ -19,6 +19,7 @@ import os
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.dataplane import Call, Calls
+from app.draining import Drain
 from app.errors import PayloadTooLarge, code_of_status
 from app.http.errors import Mounts
 from app.http.protocol import client_gone, connection_of
@@ -55,8 +56,9 @@ def call_of(scope: Scope) -> Call | None:
 
 class EdgeMiddleware:
     def __init__(self, app: ASGIApp, max_body_bytes: int, calls: Calls, mounts: Mounts,
-                 max_connection_requests: int = 0) -> None:
+                 max_connection_requests: int = 0, drain: Drain | None = None) -> None:
         self.app = app
+        self.drain = drain or Drain(0.0)
         self.max_body_bytes = max_body_bytes
         self.max_connection_requests = max_connection_requests
         self.calls = calls  # the data plane's
@@ -92,8 +94,10 @@ class EdgeMiddleware:
         status = 500
         responded = False
         # An over-limit body that could not be drained leaves the connection unusable; a connection that has
-        # carried its share of requests ends too, so the client's next one may land on another worker process.
-        close = (connection is not None and 0 < self.max_connection_requests <= connection["served"])
+        # carried its share of requests ends too, so the client's next one may land on another worker process;
+        # and while the server drains, every connection ends, so that clients reconnect to another replica.
+        close = self.drain.draining or (connection is not None
+                                        and 0 < self.max_connection_requests <= connection["served"])
         received = 0
 
         async def edge_send(message: Message) -> None:

@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 from app import rest, v2
 from app.batching.activity import Activity
 from app.dataplane import Calls
+from app.draining import Drain
 from app.errors import ServeError
 from app.http.edge import EdgeMiddleware
 from app.http.errors import Mount, Mounts, render_exception
@@ -139,6 +140,18 @@ def test_a_connection_ends_after_its_share_of_requests(served: int, limit: int, 
     response = TestClient(server_says).get("/x")
     assert response.status_code == 200
     assert (response.headers.get("connection") == "close") is closes
+
+
+def test_every_connection_ends_while_the_server_drains() -> None:
+    app = Starlette(routes=[Route("/x", lambda _: JSONResponse({}))])
+    drain = Drain(5.0)
+    client = TestClient(EdgeMiddleware(app, max_body_bytes=LIMIT, calls=Calls(Metrics(), Activity()), mounts=MOUNTS,
+                                       drain=drain))
+    assert "connection" not in client.get("/x").headers
+    drain.begin()
+    response = client.get("/x")
+    assert response.status_code == 200
+    assert response.headers["connection"] == "close"
 
 
 def test_an_error_already_answered_500_is_not_raised_again(metrics: Metrics) -> None:
