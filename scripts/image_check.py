@@ -3,7 +3,8 @@
     python scripts/image_check.py            # docker where a daemon answers, podman otherwise
     python scripts/image_check.py --keep-images
 
-cpu image: runs on 127.0.0.1, waits for the image's own HEALTHCHECK, sends one request per task (and one over
+cpu image: runs on 127.0.0.1, measures its cold start (from `run` to ready, and the first answer), waits for
+the image's own HEALTHCHECK, sends one request per task (and one over
 gRPC) and checks the answers, renders /docs with the network cut off, checks that it runs as uid 10001 with a
 home of its own, that no build leftover or pip cache is in it and that its OCI labels are set, and that it stops
 on SIGTERM, exit status 0, within its grace period. gpu image: checks that the app finds NVIDIA's CUDA and cuDNN
@@ -169,6 +170,25 @@ def wait_healthy(tool: str, seconds: float = 180) -> float:
     raise Failed(f"not healthy within {seconds:.0f} s:\n" + logs(tool)[-3000:])
 
 
+def cold_start(url: str, started: float, seconds: float = 180) -> tuple[float, float]:
+    """Seconds from `run` to the first ready answer (polled every 50 ms), and the first prediction's seconds:
+    what a scale-from-zero costs a request past scheduling and the image pull (docs/deploy.md)."""
+    while time.monotonic() - started < seconds:
+        try:
+            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    else:
+        raise Failed(f"not ready within {seconds:.0f} s")
+    ready = time.monotonic() - started
+    begun = time.monotonic()
+    answer = httpx.post(f"{url}/predict/translate", json={"texts": ["4 July 1976"]}, timeout=30)
+    expect(answer.status_code == 200, "the first request after start answered")
+    return ready, time.monotonic() - begun
+
+
 def expect(condition: bool, message: str) -> None:
     if not condition:
         raise Failed(message)
@@ -272,7 +292,10 @@ def main() -> int:
             took = build(tool, target, base)
             step(f"built {target} in {took:.0f} s: {size_mb(tool, IMAGES[target]):.0f} MB")
         step("cpu image")
+        started = time.monotonic()
         with container(tool, IMAGES["cpu"]) as (url, _, grpc):
+            ready_s, first_s = cold_start(url, started)
+            print(f"cold start: ready {ready_s:.2f} s after `{tool} run`, first answer {1000 * first_s:.0f} ms")
             expect(True, f"healthy after {wait_healthy(tool):.0f} s (its HEALTHCHECK)")
             check_answers(url, grpc)
             check_docs_offline(url)
