@@ -1,12 +1,14 @@
 """Replicas behind a real load balancer on this machine: streams that outlive a killed replica, a drain that
 fails no request, and throughput with 1, 2 and 3 replicas.
 
-    python benchmarks/replicas.py [--replicas 3] [--streams 64] [--steps 60] [--seconds 10] [--skip-throughput]
+    python benchmarks/replicas.py [--balancer haproxy|nginx] [--replicas 3] [--streams 64] [--steps 60]
+                                  [--seconds 10] [--skip-throughput] [--keep]
 
 Starts the replicas (`python -m app`, one worker each, one shared stream key, `SEQSERVE_DRAIN_S`) on loopback
-ports and HAProxy (Debian's `haproxy`) in front of them (`haproxy_config`): round robin, active readiness
-checks every 200 ms, and retries on another replica of a request whose connection failed or was cut (a
-stream step is idempotent: the token in says everything, the token out is the same whoever answers). Then:
+ports and a load balancer in front of them, round robin, retrying on another replica a request whose
+connection failed or was cut (a stream step is idempotent: the token in says everything, the token out is
+the same whoever answers): HAProxy (`haproxy_config`: active readiness checks every 200 ms) or nginx
+(`nginx_config`: passive checks). Debian's packages: `apt-get install haproxy nginx-light wrk`. Then:
 
 1. reference: each stream sends its values one step at a time through the balancer, carrying its token.
 2. kill: the same streams again; a third of the way through, one replica gets SIGKILL and is started again.
@@ -123,34 +125,64 @@ class Replica:
             self.process.wait()
 
 
+def nginx_config(port: int, replicas: list[int], folder: Path) -> str:
+    servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;" for p in replicas)
+    temp = "\n".join(f"    {kind}_temp_path {folder}/{kind};" for kind in
+                     ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    return f"""daemon off;
+worker_processes 1;
+pid {folder}/nginx.pid;
+error_log {folder}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+{temp}
+    upstream replicas {{
+{servers}
+        keepalive 64;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://replicas;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For $remote_addr;
+            # A failed connection, or one cut before the answer's headers (a replica killed mid-request):
+            # the next replica. POST too: a stream step is idempotent.
+            proxy_next_upstream error timeout non_idempotent;
+            proxy_next_upstream_tries 3;
+        }}
+    }}
+}}
+"""
+
+
 class Balancer:
-    """HAProxy in front of `replicas`, in the foreground, from a config in its own folder."""
+    """A load balancer in front of `replicas`, in the foreground, from a config in its own folder."""
+
+    name = ""
 
     def __init__(self, replicas: list[int], folder: Path) -> None:
         self.port = free_port()
-        config = folder / f"haproxy-{len(replicas)}.cfg"
-        self.admin = folder / f"admin-{len(replicas)}.sock"
-        config.write_text(haproxy_config(self.port, replicas, self.admin))
-        self.log = folder / f"haproxy-{len(replicas)}.log"
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(["haproxy", "-db", "-f", str(config)], stdout=log,
-                                            stderr=subprocess.STDOUT)
+        self.folder = folder
         self.url = f"http://127.0.0.1:{self.port}"
+        self.log = folder / f"{self.name}-{len(replicas)}.log"
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(self.command(replicas), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while not self.serving():
             if time.monotonic() > deadline or self.process.poll() is not None:
                 self.stop()
-                raise SystemExit("haproxy did not start serving")
+                raise SystemExit(f"{self.name} did not start serving")
             time.sleep(0.1)
 
-    def in_flight(self, server: int) -> int:
-        """Requests the balancer has sent to replica `server` (1-based) and not yet had answered: `show stat`'s scur."""
-        with socket.socket(socket.AF_UNIX) as admin:
-            admin.connect(str(self.admin))
-            admin.sendall(b"show stat\n")
-            text = b"".join(iter(lambda: admin.recv(65536), b"")).decode()
-        rows = csv.DictReader(line.removeprefix("# ") for line in text.splitlines() if line)
-        return next(int(row["scur"]) for row in rows if row["pxname"] == "replicas" and row["svname"] == f"r{server}")
+    def command(self, replicas: list[int]) -> list[str]:
+        raise NotImplementedError
+
+    def in_flight(self, server: int) -> int | None:
+        """Requests sent to replica `server` (1-based) and not yet answered, where the balancer says."""
+        return None
 
     def serving(self) -> bool:
         try:
@@ -162,6 +194,43 @@ class Balancer:
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait()
+
+
+class HAProxy(Balancer):
+    """Active readiness checks: a draining replica leaves the rotation before it stops accepting."""
+
+    name = "haproxy"
+
+    def command(self, replicas: list[int]) -> list[str]:
+        config = self.folder / f"haproxy-{len(replicas)}.cfg"
+        self.admin = self.folder / f"admin-{len(replicas)}.sock"
+        config.write_text(haproxy_config(self.port, replicas, self.admin))
+        return ["haproxy", "-db", "-f", str(config)]
+
+    def in_flight(self, server: int) -> int | None:
+        """`show stat`'s scur on the admin socket."""
+        with socket.socket(socket.AF_UNIX) as admin:
+            admin.connect(str(self.admin))
+            admin.sendall(b"show stat\n")
+            text = b"".join(iter(lambda: admin.recv(65536), b"")).decode()
+        rows = csv.DictReader(line.removeprefix("# ") for line in text.splitlines() if line)
+        return next(int(row["scur"]) for row in rows if row["pxname"] == "replicas" and row["svname"] == f"r{server}")
+
+
+class Nginx(Balancer):
+    """Passive checks only (open-source nginx): a replica leaves the rotation when a connection to it fails."""
+
+    name = "nginx"
+
+    def command(self, replicas: list[int]) -> list[str]:
+        folder = self.folder / f"nginx-{len(replicas)}"
+        folder.mkdir(exist_ok=True)
+        config = folder / "nginx.conf"
+        config.write_text(nginx_config(self.port, replicas, folder))
+        return ["nginx", "-p", str(folder), "-c", str(config)]
+
+
+BALANCERS: dict[str, type[Balancer]] = {"haproxy": HAProxy, "nginx": Nginx}
 
 
 def series(stream: int, steps: int) -> list[float]:
@@ -274,7 +343,7 @@ def digit_body(folder: Path) -> Path:
     return body
 
 
-def throughput(replicas: list[Replica], folder: Path, seconds: int) -> list[dict[str, object]]:
+def throughput(replicas: list[Replica], folder: Path, seconds: int, kind: type[Balancer]) -> list[dict[str, object]]:
     body = digit_body(folder)
     rows: list[dict[str, object]] = []
     direct = wrk(f"http://127.0.0.1:{replicas[0].port}/predict/digit", body, 64, seconds)
@@ -282,7 +351,7 @@ def throughput(replicas: list[Replica], folder: Path, seconds: int) -> list[dict
                  "errors": direct["errors"]})
     print(json.dumps(rows[-1]), flush=True)
     for count in range(1, len(replicas) + 1):
-        balancer = Balancer([r.port for r in replicas[:count]], folder)
+        balancer = kind([r.port for r in replicas[:count]], folder)
         try:
             result = wrk(f"{balancer.url}/predict/digit", body, 64, seconds)
         finally:
@@ -302,7 +371,7 @@ def replica_env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def cluster(count: int, folder: Path) -> Iterator[tuple[list[Replica], Balancer]]:
+def cluster(count: int, folder: Path, kind: type[Balancer] = HAProxy) -> Iterator[tuple[list[Replica], Balancer]]:
     """`count` ready replicas and HAProxy in front of them; all stopped afterwards."""
     env = replica_env()
     replicas = [Replica(free_port(), env) for _ in range(count)]
@@ -312,7 +381,7 @@ def cluster(count: int, folder: Path) -> Iterator[tuple[list[Replica], Balancer]
             replica.start()
         for replica in replicas:
             replica.wait_ready()
-        balancer = Balancer([r.port for r in replicas], folder)
+        balancer = kind([r.port for r in replicas], folder)
         yield replicas, balancer
     finally:
         if balancer is not None:
@@ -327,15 +396,17 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=64)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--seconds", type=int, default=10, help="wrk's duration per throughput row")
+    parser.add_argument("--balancer", choices=sorted(BALANCERS), default="haproxy")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the folder of HAProxy's configs and logs")
     args = parser.parse_args()
-    if shutil.which("haproxy") is None:
-        raise SystemExit("haproxy is not installed (apt-get install haproxy)")
+    kind = BALANCERS[args.balancer]
+    if shutil.which(args.balancer) is None:
+        raise SystemExit(f"{args.balancer} is not installed (apt-get install {args.balancer})")
     print(probe(), flush=True)
     folder = Path(tempfile.mkdtemp(prefix="seqserve-replicas-"))
     try:
-        with cluster(args.replicas, folder) as (replicas, balancer):
+        with cluster(args.replicas, folder, kind) as (replicas, balancer):
             reference = asyncio.run(run_streams(balancer.url, args.streams, args.steps))
             report("reference", reference, None)
             killed = min(2, len(replicas))
@@ -345,7 +416,7 @@ def main() -> None:
                    reference)
             balancer.stop()
             if not args.skip_throughput:
-                throughput(replicas, folder, args.seconds)
+                throughput(replicas, folder, args.seconds, kind)
     finally:
         if args.keep:
             print(f"kept: {folder}")
