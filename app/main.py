@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,6 +32,7 @@ from app.rest.fastpath import FastPathMiddleware
 from app.rest.predict import add_typed_routes, request_body, typed_routes
 from app.settings import Settings, get_settings
 from app.state_token import key_for_run
+from app.tasks import PLUGIN_PROBLEMS
 from app.v2 import repository as v2_repository
 from app.v2 import routes as v2_routes
 from app.websocket.routes import add_stream_routes
@@ -82,6 +84,8 @@ class SeqServe(FastAPI):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    for problem in PLUGIN_PROBLEMS:
+        logging.getLogger("app").error(problem)
     if not settings.signing_keys:  # the shared file's key, else a key of this process only
         settings = settings.model_copy(update={"stream_key": SecretStr(key_for_run(settings.stream_key_file))})
     metrics = Metrics()

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -127,13 +127,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def spawn_server(*args: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
-    """`python -m app` in its own process on a free loopback port, ready to serve; returns (process, url)."""
+def spawn_server(*args: str, log_to: IO[bytes] | None = None, **env: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`python -m app` in its own process on a free loopback port, ready to serve; returns (process, url).
+    `log_to`: a file for what it logs (else it is dropped)."""
     port = free_port()
     full_env = {**os.environ, "SEQSERVE_MODEL_DIR": str(MODELS), "SEQSERVE_DEVICE": "cpu", "SEQSERVE_WORKERS": "1",
                 "SEQSERVE_GRPC_PORT": "0", **env}
     process = subprocess.Popen([sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port), *args],
-                               cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL,
+                               stderr=log_to if log_to is not None else subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     wait_until_serving(process, url, every_worker="--workers" in args)
     return process, url

@@ -24,7 +24,7 @@ from app.repository.registry import Registry
 from app.repository.version import ModelVersion
 from app.sequences import SequenceRequest, SequenceStore
 from app.settings import Settings
-from app.tasks import TaskModel
+from app.tasks import PLUGIN_PROBLEMS, TaskModel
 from app.tensors import Tensor
 
 Task = type[TaskModel[Any, Any]]
@@ -245,10 +245,11 @@ class DataPlane:
         registry = self.registry
         models = {entry.key: entry.state if entry.state != "failed" else f"failed: {entry.reason}"
                   for entry in registry.versions.values()}
+        problems = [*PLUGIN_PROBLEMS, *registry.problems]  # a broken plugin is said, the other tasks serve
         if self.drain.draining:
-            return Readiness(False, "draining", models, list(registry.problems))
+            return Readiness(False, "draining", models, problems)
         status = "ready" if registry.ready else "loading" if not registry.loaded else "unavailable"
-        return Readiness(registry.ready, status, models, list(registry.problems))
+        return Readiness(registry.ready, status, models, problems)
 
     def model_ready(self, name: str, version: str | int | None = None) -> bool:
         try:

@@ -34,7 +34,8 @@ class ModelInfo(BaseModel):
 
 class ModelsResponse(BaseModel):
     models: list[ModelInfo]
-    problems: list[str] = Field(description="Repository-level problems (missing directory, absent model).")
+    problems: list[str] = Field(description="Repository-level problems (missing directory, absent "
+                                "model) and task plugins that failed to load.")
 
 
 class Readiness(BaseModel):
