@@ -1,8 +1,10 @@
 """State tokens: a stream's whole state, in the client's hands, signed so it comes back unaltered.
 
-`token = base64url(FORMAT payload) "." base64url(HMAC-SHA256(key, FORMAT payload))`: a format byte (1), then
-a JSON object whose arrays travel as base64 of their little-endian bytes. The server keeps nothing per
-stream: any worker or replica holding the key takes the next step, and a restart loses no stream.
+`token = base64url(body) "." base64url(HMAC-SHA256(key, body))`, where `body` is a format byte (2), the
+length of a JSON header (4 bytes, big-endian), the header (which model and version signed it, and what
+the state holds), then the state itself as raw little-endian bytes: binary, not decimal text, so a token
+is about 4/3 of the state's bytes plus its header. The server keeps nothing per stream: any worker or
+replica holding the key takes the next step, and a restart loses no stream.
 
 Keys rotate without breaking a stream: tokens are signed with the first key listed and accepted under any
 of them (app/settings.py `signing_keys`), so a new key goes first while the old one stays listed for as long
@@ -28,7 +30,7 @@ import orjson
 from app.errors import BadRequest, Conflict
 
 MAX_TOKEN_CHARS = 65536
-FORMAT = 1  # the first byte of a token's signed part: what follows is the JSON payload
+FORMAT = 2  # the first byte of a token's signed part: then the header's length, the JSON header, the state bytes
 
 
 class StateTokenError(BadRequest):
@@ -93,13 +95,19 @@ def key_for_run(key_file: Path | None) -> str:
     return key_from_file(key_file) if key_file is not None else secrets.token_urlsafe(32)
 
 
-def sign(key: bytes, payload: dict[str, Any]) -> str:
-    body = bytes([FORMAT]) + orjson.dumps(payload)
+def sign(key: bytes, payload: dict[str, Any], blob: bytes = b"") -> str:
+    header = orjson.dumps(payload)
+    body = bytes([FORMAT]) + len(header).to_bytes(4, "big") + header + blob
     return f"{_b64(body)}.{_b64(hmac.new(key, body, hashlib.sha256).digest())}"
 
 
 def verify(keys: Sequence[bytes], token: Any) -> dict[str, Any]:
-    """The payload of a token one of these keys signed; StateTokenError saying what is wrong otherwise."""
+    """The header of a token one of these keys signed; StateTokenError saying what is wrong otherwise."""
+    return unseal(keys, token)[0]
+
+
+def unseal(keys: Sequence[bytes], token: Any) -> tuple[dict[str, Any], bytes]:
+    """The header and the state bytes of a token one of these keys signed."""
     if not isinstance(token, str) or not token:
         raise StateTokenError("'state' must be the token of an earlier answer (a string), or null to start")
     if len(token) > MAX_TOKEN_CHARS:
@@ -119,7 +127,11 @@ def verify(keys: Sequence[bytes], token: Any) -> dict[str, Any]:
     if body[0] != FORMAT:  # signed by us, in a format this server does not read (an older one)
         raise StateTokenError(f"state token is in format {body[0]}; this server reads format {FORMAT}: start a new "
                               "stream (state null)")
-    payload = orjson.loads(body[1:])
-    if not isinstance(payload, dict):
-        raise StateTokenError("state token payload is not an object")
-    return payload
+    length = int.from_bytes(body[1:5], "big")
+    try:
+        payload = orjson.loads(body[5 : 5 + length])
+    except orjson.JSONDecodeError:
+        payload = None
+    if len(body) < 5 + length or not isinstance(payload, dict):
+        raise StateTokenError("state token header is not an object")
+    return payload, body[5 + length :]

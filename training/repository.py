@@ -51,10 +51,12 @@ def write_manifest(
     signature: Signature,
     training: dict[str, Any],
     preprocessing: dict[str, Any] | None = None,
+    state: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The manifest that makes `folder` a servable version: artifacts with their sha256, the public
-    tensors (`signature`: the task's own, or a "tensor" model's graph), and how it was made. Metrics
-    follow once the served model has been measured (`record_metrics`)."""
+    tensors (`signature`: the task's own, or a "tensor" model's graph), the state a recurrent graph carries
+    between steps (pairs of its tensors, app/repository/manifest.py), and how it was made. Metrics follow
+    once the served model has been measured (`record_metrics`)."""
     artifacts = {}
     for graph in graphs:
         onnx_model = onnx.load(str(folder / graph.onnx_file), load_external_data=False)
@@ -77,6 +79,7 @@ def write_manifest(
         "onnx_opset": ONNX_OPSET,
         "artifacts": artifacts,
         **signature.describe(),
+        **({"state": state} if state else {}),
         "preprocessing": preprocessing or {},
         "metrics": {},
         "training": {"command": command_line(), **training},

@@ -27,7 +27,7 @@ from app.processing.series import denormalise, normalise_window, to_patches
 from app.processing.text import DATE_ORDERS, EOS, ORDER_MARKERS, SOS, CharVocab, pad_batch, source_text
 from app.repository.loader import load_model
 from app.settings import Settings
-from app.tasks import TaskModel, digit, sine, sine_stream, translate
+from app.tasks import TaskModel, digit, recurrent, sine, sine_stream, translate
 from training import baselines, plots
 from training.data.dates import (
     DEFAULT_DATE_ORDER,
@@ -364,6 +364,7 @@ def train_sine_stream(cfg: StreamConfig, out: Path, seed: int, version: int | No
     )
     write_manifest(
         folder, name="sine_stream", task="sine_stream", signature=sine_stream.SIGNATURE, graphs=[graph],
+        state=sine_stream.STATE_PAIRS,
         description=f"{cfg.layers}-layer LSTM({cfg.hidden}) reading a live series one or more values a step, its "
                     f"state carried between steps; forecasts up to {cfg.max_horizon} values after every step",
         preprocessing={"normalisation": "causal: running mean and standard deviation of the values seen so far "
@@ -421,12 +422,12 @@ def evaluate_sine_stream(folder: Path, cfg: StreamConfig, test: tuple[np.ndarray
     assert isinstance(model, sine_stream.SineStreamModel)
     values, future, clean = test
     states = [model.initial_state() for _ in values]
-    results: list[sine_stream.StreamResult] = []
+    results: list[recurrent.StepResult] = []
     for t in range(values.shape[1]):  # as a live client would: one observation per call, all streams batched
-        results = model.run_batch([sine_stream.StreamStep(row[t : t + 1].astype(np.float32), state, 16)
-                                   for row, state in zip(values, states, strict=True)])
+        results = model.run_batch([recurrent.Step({"values": row[None, t : t + 1].astype(np.float32)}, state,
+                                                  {"horizon": 16}) for row, state in zip(values, states, strict=True)])
         states = [r.state for r in results]
-    forecasters: dict[str, Any] = {"model": lambda h, n: np.stack([r.forecast[:n] for r in results]),
+    forecasters: dict[str, Any] = {"model": lambda h, n: np.stack([r.outputs["forecast"][0, :n] for r in results]),
                                    "last_value": baselines.last_value, "sinusoid_fit": baselines.sinusoid_fit}
     window = sorted((out / "sine").glob("*"), key=lambda p: int(p.name) if p.name.isdigit() else -1)
     if window and (window[-1] / "manifest.json").exists():

@@ -40,6 +40,6 @@ def load_model(folder: Path, settings: Settings) -> TaskModel[Any, Any]:
     task = TASKS.get(manifest.task)
     if task is None:
         raise ManifestError(f"{folder / 'manifest.json'}: unknown task {manifest.task!r}; known: {sorted(TASKS)}")
-    model = task(manifest, build_backend(manifest, folder, settings), settings)
+    model = task.for_manifest(manifest)(manifest, build_backend(manifest, folder, settings), settings)
     model.check_signature()
     return model

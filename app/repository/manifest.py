@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 SAFE_FILE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -46,6 +46,20 @@ class Graph(BaseModel):
     outputs: list[TensorSpec]
 
 
+class StatePair(BaseModel):
+    """A recurrent state the server carries between a stream's steps: graph input `input` takes what the
+    previous step's output `output` gave. Axis `batch_axis` of both is the batch (0 by convention;
+    PyTorch's LSTM and GRU states are [layers, batch, hidden]: 1). A new stream starts from `initial`, a
+    .npy file of one stream's state (the batch axis of size 1) beside the model, or from zeros."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: str
+    output: str
+    batch_axis: int = Field(0, ge=0)
+    initial: ArtifactFile | None = None
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -56,9 +70,17 @@ class Manifest(BaseModel):
     artifacts: dict[str, Graph]
     inputs: list[TensorSpec] = []  # the public tensors (V2); a "tensor" task serves exactly these
     outputs: list[TensorSpec] = []
+    state: list[StatePair] = []  # what a stream carries between steps (app/tasks/state.py)
     preprocessing: dict[str, Any] = {}
     metrics: dict[str, Any] = {}
     training: dict[str, Any] = {}
+    _folder: Path | None = PrivateAttr(None)  # where it was read from: its files live there
+
+    @property
+    def folder(self) -> Path:
+        if self._folder is None:
+            raise ManifestError(f"{self.name}/{self.version}: a manifest not read from a version folder has no files")
+        return self._folder
 
 
 def read_manifest(folder: Path) -> Manifest:
@@ -76,6 +98,7 @@ def read_manifest(folder: Path) -> Manifest:
         raise ManifestError(
             f"{path}: says {manifest.name}/{manifest.version} but lives in {folder.parent.name}/{folder.name}"
         )
+    manifest._folder = folder
     return manifest
 
 

@@ -40,8 +40,8 @@ class TaskModel(ABC, Generic[P, R]):
     INPUTS: ClassVar[tuple[Input, ...]] = ()  # the request, declared once
     OUTPUTS: ClassVar[tuple[TensorSpec, ...]] = ()  # the output tensors
     EXAMPLE: ClassVar[dict[str, Any]] = {}  # a typed request body that works, for the docs
-    state_inputs: ClassVar[tuple[str, ...]] = ()  # V2 inputs that carry state (stateful tasks)
-    stateful: ClassVar[bool] = False  # steps carry state: the typed route takes a token, a WebSocket the stream
+    state_inputs: tuple[str, ...] = ()  # V2 inputs that carry state (stateful models)
+    stateful: bool = False  # steps carry state: the typed route takes a token, a WebSocket the stream
     state_field: ClassVar[str] = "state"  # the JSON field carrying a stateful task's state token
     upload_route: ClassVar[str | None] = None  # a multipart route taking one uploaded file (`parse_upload`)
     upload_summary: ClassVar[str] = ""
@@ -61,6 +61,11 @@ class TaskModel(ABC, Generic[P, R]):
         self.backend = backend
         self.settings = settings
         self.max_items = settings.max_items
+
+    @classmethod
+    def for_manifest(cls, manifest: Manifest) -> type[TaskModel[Any, Any]]:
+        """The class that serves this manifest: the task's own, unless the task has forms (app/tasks/tensor.py)."""
+        return cls
 
     # --- the declaration and what follows from it
 

@@ -1,32 +1,36 @@
 """Streaming forecasts: a live series one or more observations at a time, the recurrent state carried
-between calls in a signed token the client sends back (app/state_token.py).
+between calls in a signed token the client sends back (app/tasks/state.py).
 
 The graph is one step: new values plus the carried state (LSTM h and c; the running normaliser's
-count, mean and m2) in; a forecast of the next `max_horizon` values plus the new state out. Steps of
-different streams arriving together run as one batch (grouped by how many values they bring).
+count, mean and m2) in; a forecast of the next `max_horizon` values plus the new state out. The carrying
+is the recurrent model's (app/tasks/recurrent.py), as for any model whose manifest declares state; this
+module adds the typed route: values and a horizon in, the forecast, the token and the count seen out.
 """
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from app.errors import InputError
-from app.repository.manifest import Manifest, TensorSpec
+from app.repository.manifest import Manifest, ManifestError, TensorSpec
 from app.runtime.base import Backend
 from app.settings import Settings
-from app.state_token import StateTokenError, StateTokenVersionError, decode_array, encode_array, sign, verify
-from app.tasks.base import TaskModel
-from app.tasks.contract import Input, run_grouped
+from app.tasks.contract import Input
+from app.tasks.recurrent import RecurrentModel, Step, StepResult
+from app.tasks.state import Carried
 from app.tensors import Tensor
 
 DEFAULT_HORIZON = 16
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 STATE_INPUTS = ("h", "c", "count", "mean", "m2")
+# The manifest's state pairs (training writes them): the LSTM's h and c are [layers, batch, hidden].
+STATE_PAIRS = [{"input": name, "output": f"{name}_out", **({"batch_axis": 1} if name in ("h", "c") else {})}
+               for name in STATE_INPUTS]
+
+
 class StreamResponse(BaseModel):
     model: str
     version: int
@@ -35,39 +39,15 @@ class StreamResponse(BaseModel):
     observed: int = Field(description="Values seen by this stream so far.")
 
 
-@dataclass
-class StreamState:
-    """One stream's carried state: h and c [layers, hidden], the normaliser's count, mean and m2."""
+class SineStreamModel(RecurrentModel):
+    """The stream forecaster: a recurrent model (app/tasks/recurrent.py) with its own typed route, whose
+    state pairs (LSTM h and c, the normaliser's count, mean and m2) its manifest declares."""
 
-    h: np.ndarray
-    c: np.ndarray
-    count: float
-    mean: float
-    m2: float
-
-
-@dataclass
-class StreamStep:
-    values: np.ndarray  # float32 [T], the new observations
-    state: StreamState
-    horizon: int
-
-
-@dataclass
-class StreamResult:
-    forecast: np.ndarray  # float32 [max_horizon]
-    state: StreamState
-    horizon: int
-
-
-class SineStreamModel(TaskModel[StreamStep, StreamResult]):
     task = "sine_stream"
     route = "/predict/sine/stream"
     summary = "Forecast a live series: send new values and the last answer's state"
     default_model = "sine_stream"
     response_model = StreamResponse
-    state_inputs = STATE_INPUTS
-    stateful = True
     INPUTS = (
         Input("values", "FP32", (-1, -1), "New observations, oldest first (one or many); as a tensor, [1, T].",
               items="max_values", json_shape=(-1,)),
@@ -92,64 +72,26 @@ class SineStreamModel(TaskModel[StreamStep, StreamResult]):
 
     def __init__(self, manifest: Manifest, backend: Backend, settings: Settings) -> None:
         super().__init__(manifest, backend, settings)
-        pre = manifest.preprocessing
-        self.max_horizon = int(pre["max_horizon"])
-        self.layers, self.hidden = int(pre["layers"]), int(pre["hidden"])
+        if self.state.inputs != list(STATE_INPUTS):
+            raise ManifestError(f"{manifest.name}/{manifest.version}: task sine_stream carries the state "
+                                f"{list(STATE_INPUTS)}; the manifest declares {self.state.inputs}")
+        self.max_horizon = int(manifest.preprocessing["max_horizon"])
         self.max_values = settings.max_series_length
-        # The app always sets a key (one per process at least); a model loaded on its own (training's
-        # evaluation, scripts) signs with one of its own.
-        self.keys = settings.signing_keys or [secrets.token_urlsafe(32).encode()]  # the first signs
-
-    # --- state
-
-    def initial_state(self) -> StreamState:
-        zeros = np.zeros((self.layers, self.hidden), dtype=np.float32)
-        return StreamState(zeros, zeros.copy(), 0.0, 0.0, 0.0)
-
-    def open_state(self, token: Any) -> StreamState:
-        """The state a token carries, if this very model version signed it."""
-        if token is None:
-            return self.initial_state()
-        payload = verify(self.keys, token)
-        if payload.get("task") != self.task or payload.get("model") != self.manifest.name:
-            raise StateTokenError(f"state token belongs to model {payload.get('model')!r} (task "
-                                  f"{payload.get('task')!r}), not {self.manifest.name!r}", "other_model")
-        if payload.get("version") != self.manifest.version:
-            signed = payload.get("version")
-            raise StateTokenVersionError(f"state token comes from {self.manifest.name} version {signed}, this is "
-                                         f"version {self.manifest.version}: send ?version={signed} while that "
-                                         "version serves, or start a new stream (state null)")
-        h, c = decode_array(payload.get("h"), "h"), decode_array(payload.get("c"), "c")
-        if h.shape != (self.layers, self.hidden) or c.shape != h.shape:
-            raise StateTokenError(f"state token holds state of shape {list(h.shape)}, expected "
-                                  f"{[self.layers, self.hidden]}", "state")
-        try:
-            return StreamState(h.astype(np.float32), c.astype(np.float32), float(payload["count"]),
-                               float(payload["mean"]), float(payload["m2"]))
-        except (KeyError, TypeError, ValueError):
-            raise StateTokenError("state token lacks the normaliser's count, mean or m2", "state") from None
-
-    def seal_state(self, state: StreamState) -> str:
-        return sign(self.keys[0], {"task": self.task, "model": self.manifest.name, "version": self.manifest.version,
-                               "count": state.count, "mean": state.mean, "m2": state.m2,
-                               "h": encode_array(state.h), "c": encode_array(state.c)})
-
-    def with_state(self, payload: StreamStep, state: StreamState) -> StreamStep:
-        return StreamStep(payload.values, state, payload.horizon)
-
-    def state_of(self, result: StreamResult) -> StreamState:
-        return result.state
 
     # --- requests: the state comes as a token (JSON) or as tensors (V2)
 
-    def payload(self, values: dict[str, Any]) -> StreamStep:
-        state = self.open_state(values["state"]) if "state" in values else self._tensor_state(values)
+    def payload(self, values: dict[str, Any]) -> Step:
+        if "state" in values:
+            state = self.open_state(values["state"])
+        else:
+            sent = self.state.from_tensors(values)
+            state = sent if sent is not None else self.initial_state()
         return self._step(values, state)
 
-    def step_json(self, frame: dict[str, Any], state: StreamState) -> StreamStep:
+    def step_json(self, frame: dict[str, Any], state: Carried) -> Step:
         return self._step(self.contract.json_values(frame, self), state)
 
-    def _step(self, values: dict[str, Any], state: StreamState) -> StreamStep:
+    def _step(self, values: dict[str, Any], state: Carried) -> Step:
         array = values["values"]
         if array.ndim == 2:  # a tensor
             if array.shape[0] != 1:
@@ -159,62 +101,22 @@ class SineStreamModel(TaskModel[StreamStep, StreamResult]):
             raise InputError(f"'values' has {len(array)} values; at most {self.max_values} per step")
         if np.abs(array).max() > FLOAT32_MAX:
             raise InputError("'values' holds a number beyond float32's range")
-        return StreamStep(array.astype(np.float32), state, values["horizon"])
+        return Step({"values": array.astype(np.float32)[None]}, state, {"horizon": values["horizon"]})
 
-    def _tensor_state(self, values: dict[str, Any]) -> StreamState:
-        given = {name: values[name] for name in STATE_INPUTS if values.get(name) is not None}
-        if not given:
-            return self.initial_state()
-        if set(given) != set(STATE_INPUTS):
-            raise InputError(f"send all of {list(STATE_INPUTS)} or none (a new stream)")
-        h, c = (np.asarray(given[k], dtype=np.float32) for k in ("h", "c"))
-        if h.shape != (self.layers, 1, self.hidden) or c.shape != h.shape:
-            raise InputError(f"'h' and 'c' must have shape {[self.layers, 1, self.hidden]}")
-        count, mean, m2 = (float(np.asarray(given[k]).ravel()[0]) for k in ("count", "mean", "m2"))
-        return StreamState(h[:, 0], c[:, 0], count, mean, m2)
+    def answer_json(self, result: StepResult) -> dict[str, Any]:
+        return {"forecast": result.outputs["forecast"][0, : result.extra["horizon"]],
+                "state": self.seal_state(result.state), "observed": int(result.state.arrays["count"][0])}
 
-    def answer_json(self, result: StreamResult) -> dict[str, Any]:
-        return {"forecast": result.forecast[: result.horizon], "state": self.seal_state(result.state),
-                "observed": int(result.state.count)}
+    def answer_tensors(self, result: StepResult) -> list[Tensor]:
+        horizon = result.extra.get("horizon", self.max_horizon)  # the stream route's steps forecast them all
+        tensors = super().answer_tensors(result)
+        return [Tensor(t.name, t.datatype, [1, horizon], np.asarray(t.data)[:, :horizon]) if t.name == "forecast"
+                else t for t in tensors]
 
-    def answer_tensors(self, result: StreamResult) -> list[Tensor]:
-        s = result.state
-        forecast = result.forecast[None, : result.horizon].astype(np.float32)
-        return [Tensor("forecast", "FP32", list(forecast.shape), forecast),
-                Tensor("h_out", "FP32", [self.layers, 1, self.hidden], s.h[:, None]),
-                Tensor("c_out", "FP32", [self.layers, 1, self.hidden], s.c[:, None]),
-                Tensor("count_out", "FP64", [1], np.array([s.count])),
-                Tensor("mean_out", "FP64", [1], np.array([s.mean])),
-                Tensor("m2_out", "FP64", [1], np.array([s.m2]))]
-
-    # --- running
-
-    def size(self, payload: StreamStep) -> int:
-        return 1
-
-    def work(self, payload: StreamStep) -> int:
-        return len(payload.values)
-
-    def run_batch(self, payloads: list[StreamStep]) -> list[StreamResult]:
-        return run_grouped(payloads, lambda payload: len(payload.values), self._run_steps)  # one run per step length
-
-    def _run_steps(self, group: list[StreamStep]) -> list[StreamResult]:
-        forecast, h, c, count, mean, m2 = self.backend.run("model", {
-            "values": np.stack([p.values for p in group]),
-            "h": np.stack([p.state.h for p in group], axis=1),
-            "c": np.stack([p.state.c for p in group], axis=1),
-            "count": np.array([p.state.count for p in group], dtype=np.float64),
-            "mean": np.array([p.state.mean for p in group], dtype=np.float64),
-            "m2": np.array([p.state.m2 for p in group], dtype=np.float64),
-        })
-        return [StreamResult(forecast[row], StreamState(h[:, row].copy(), c[:, row].copy(), float(count[row]),
-                                                        float(mean[row]), float(m2[row])), payload.horizon)
-                for row, payload in enumerate(group)]
-
-    def warmup_payloads(self, batch_sizes: list[int]) -> list[StreamStep]:
-        rng = np.random.default_rng(0)
-        return [StreamStep(rng.normal(size=n).astype(np.float32), self.initial_state(), DEFAULT_HORIZON)
-                for n in batch_sizes]
+    def warmup_payloads(self, batch_sizes: list[int]) -> list[Step]:
+        rng = np.random.default_rng(0)  # steps of these lengths
+        return [Step({"values": rng.normal(size=(1, n)).astype(np.float32)}, self.initial_state(),
+                     {"horizon": DEFAULT_HORIZON}) for n in batch_sizes]
 
 
 SIGNATURE = SineStreamModel.declared_signature()

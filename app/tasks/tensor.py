@@ -2,7 +2,8 @@
 
 The manifest's `inputs` and `outputs` are the graph's own, and V2 `infer` is its only route. When every
 input's first dimension is -1 the model is batched along that axis: requests whose other dimensions
-agree run together; otherwise each request runs alone.
+agree run together; otherwise each request runs alone. A manifest that declares `state` makes it a
+recurrent model whose streams carry their state between calls (app/tasks/recurrent.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from app.runtime.base import Backend
 from app.settings import Settings
 from app.tasks.base import TaskModel
 from app.tasks.contract import Contract, Input, run_grouped
+from app.tasks.recurrent import RecurrentModel
 from app.tensors import DTYPES, Tensor
 
 Feeds = dict[str, np.ndarray]
@@ -26,6 +28,11 @@ class TensorModel(TaskModel[Feeds, Feeds]):
     """Payload: the graph's inputs by name; result: its outputs by name."""
 
     task = "tensor"
+
+    @classmethod
+    def for_manifest(cls, manifest: Manifest) -> type[TaskModel[Any, Any]]:
+        # A graph whose manifest declares state steps streams instead (app/tasks/recurrent.py).
+        return RecurrentModel if manifest.state else cls
 
     def __init__(self, manifest: Manifest, backend: Backend, settings: Settings) -> None:
         super().__init__(manifest, backend, settings)

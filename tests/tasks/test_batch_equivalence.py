@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -55,17 +57,21 @@ def test_translators_with_padding_and_mixed_beams(name: str) -> None:
 
 
 def test_sine_stream_with_mixed_step_lengths_and_states() -> None:
-    from app.tasks.sine_stream import StreamStep
+    from app.tasks.recurrent import Step
+
+    def step(values: np.ndarray, state: Any, horizon: int) -> Step:
+        return Step({"values": values.astype(np.float32)[None]}, state, {"horizon": horizon})
 
     model = load("sine_stream")
     rng = np.random.default_rng(0)
-    started = model.run_batch([StreamStep(rng.normal(size=30).astype(np.float32), model.initial_state(), 16)])[0]
+    started = model.run_batch([step(rng.normal(size=30), model.initial_state(), 16)])[0]
     steps = ((1, started.state, 4), (7, model.initial_state(), 64), (1, model.initial_state(), 16),
              (7, started.state, 1))
-    payloads = [StreamStep(rng.normal(size=n).astype(np.float32), state, h) for n, state, h in steps]
+    payloads = [step(rng.normal(size=n), state, h) for n, state, h in steps]
     together = model.run_batch(payloads)
     for payload, batched in zip(payloads, together, strict=True):
         alone = model.run_batch([payload])[0]
-        np.testing.assert_allclose(batched.forecast, alone.forecast, atol=1e-5)
-        np.testing.assert_allclose(batched.state.h, alone.state.h, atol=1e-6)
-        assert batched.state.count == alone.state.count == payload.state.count + len(payload.values)
+        np.testing.assert_allclose(batched.outputs["forecast"], alone.outputs["forecast"], atol=1e-5)
+        np.testing.assert_allclose(batched.state.arrays["h"], alone.state.arrays["h"], atol=1e-6)
+        seen = payload.state.arrays["count"][0] + payload.feeds["values"].shape[1]
+        assert batched.state.arrays["count"][0] == alone.state.arrays["count"][0] == seen

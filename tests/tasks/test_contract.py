@@ -140,10 +140,14 @@ def models() -> dict[str, TaskModel[Any, Any]]:
 
 
 def same(a: Any, b: Any) -> None:
-    """Two payloads (dataclasses, arrays, lists of them) hold the same values."""
+    """Two payloads (dataclasses, arrays, lists and mappings of them) hold the same values."""
     if hasattr(a, "__dataclass_fields__"):
         for field in a.__dataclass_fields__:
             same(getattr(a, field), getattr(b, field))
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            same(a[key], b[key])
     elif isinstance(a, list | tuple):
         assert len(a) == len(b)
         for x, y in zip(a, b, strict=True):
