@@ -26,7 +26,7 @@ from app.logs import configure_logging
 from app.metrics import Metrics
 from app.repository.control import ModelControl
 from app.repository.registry import Registry
-from app.rest import health, playground
+from app.rest import health, playground, stream
 from app.rest.docs import install_docs
 from app.rest.fastpath import FastPathMiddleware
 from app.rest.predict import add_typed_routes, request_body, typed_routes
@@ -133,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     add_typed_routes(app)
+    app.include_router(stream.router)
     add_stream_routes(app)
     app.include_router(v2_routes.router)
     app.include_router(v2_repository.router)

@@ -1,12 +1,17 @@
-"""python -m training {digit,sine,sine_stream,translate,all} [--profile smoke|full] [--out models/] ..."""
+"""python -m training {digit,sine,sine_stream,translate,all} [--profile smoke|full] [--out models/] ...
+
+python -m training import MODEL.onnx --name NAME --version N --repository DIR ...: a model trained elsewhere
+(training/importer.py)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import torch
 
+from training import importer
 from training.data.pairs import SEED_PAIRS, read_tsv
 from training.train import (
     PROFILES,
@@ -19,6 +24,9 @@ from training.train import (
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["import"]:
+        raise SystemExit(importer.main(argv[1:]))
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     parser.add_argument("task", choices=["digit", "sine", "sine_stream", "translate", "all"])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="full",

@@ -25,6 +25,7 @@ from app.repository.version import ModelVersion
 from app.sequences import SequenceRequest, SequenceStore
 from app.settings import Settings
 from app.tasks import PLUGIN_PROBLEMS, TaskModel
+from app.tasks.contract import refuse_unknown
 from app.tensors import Tensor
 
 Task = type[TaskModel[Any, Any]]
@@ -65,12 +66,16 @@ class Inference:
     sequence: SequenceRequest | None = None  # sequence_id / _start / _end, for stateful models
 
 
+STREAM_FIELDS = frozenset({"inputs", "state"})  # a stream step's body, or a tensor stream's frame
+
+
 @dataclass
 class Stream:
     """A stateful model's stream held by a connection (WebSocket): the state moves on with each step."""
 
     entry: ModelVersion
     state: Any = None  # None until the first step: that one may bring a token to resume
+    tensors: bool = False  # frames of the graph's tensors (`/models/{name}/stream/ws`), not a task's typed fields
 
 
 @dataclass
@@ -208,6 +213,35 @@ class DataPlane:
         self.metrics.stream_opened(stream.entry.key, 1)
         return stream
 
+    def open_model_stream(self, name: str, version: str | None) -> Stream:
+        """A connection's stream of any model that carries state, in frames of its tensors."""
+        entry = self.find(name, version)
+        assert entry.model is not None
+        if not entry.model.stateful:
+            raise InputError(f"model {name!r} keeps no state between calls: streams serve models whose manifest "
+                             "declares state")
+        stream = Stream(entry, tensors=True)
+        self.metrics.stream_opened(entry.key, 1)
+        return stream
+
+    async def stream(self, name: str, version: str | None, body: dict[str, Any],
+                     call: Call | None = None) -> dict[str, Any]:
+        """One step of a stream of any stateful model, its state in the token it sends back:
+        `{"inputs": {name: one stream's values}, "state": token | null}` -> outputs, a new token, steps."""
+        entry = self.find(name, version, call=call)
+        model = entry.model
+        assert model is not None
+        if not model.stateful:
+            raise InputError(f"model {name!r} keeps no state between calls: use /v2/models/{name}/infer")
+        refuse_unknown(body, STREAM_FIELDS, "field")
+        try:
+            state = model.open_state(body.get("state"))
+        except ServeError as exc:
+            self._count_token_rejection(entry, exc)
+            raise
+        result = await self.run(entry, model.stream_step(body, state), call=call)
+        return {"model": entry.name, "version": entry.version, **model.stream_answer(result)}
+
     def close_stream(self, stream: Stream) -> None:
         self.metrics.stream_opened(stream.entry.key, -1)
 
@@ -226,7 +260,10 @@ class DataPlane:
         if call is not None:
             call.found(entry.name, entry.version)
         first = stream.state is None
-        model.reject_unknown(frame)
+        if stream.tensors:
+            refuse_unknown(frame, STREAM_FIELDS, "field")
+        else:
+            model.reject_unknown(frame)
         if model.state_field in frame and not first:
             raise InputError(f"this connection carries the state; send {model.state_field!r} only in the first "
                              "frame, to resume")
@@ -235,9 +272,11 @@ class DataPlane:
         except ServeError as exc:
             self._count_token_rejection(entry, exc)
             raise
-        result = await self.run(entry, model.step_json(frame, current), call=call)
+        payload = model.stream_step(frame, current) if stream.tensors else model.step_json(frame, current)
+        result = await self.run(entry, payload, call=call)
         stream.state = model.state_of(result)
-        return {"model": entry.name, "version": entry.version, **model.answer_json(result)}
+        answer = model.stream_answer(result) if stream.tensors else model.answer_json(result)
+        return {"model": entry.name, "version": entry.version, **answer}
 
     # --- readiness, metadata, configuration, statistics
 

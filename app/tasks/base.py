@@ -150,6 +150,14 @@ class TaskModel(ABC, Generic[P, R]):
         """The state a token of an earlier answer carries (None: a new stream's)."""
         raise InputError(f"model {self.manifest.name!r} (task {self.task}) keeps no state")
 
+    def stream_step(self, frame: dict[str, Any], state: Any) -> P:
+        """A step of a stream of the graph's tensors (`/models/{name}/stream`): `frame["inputs"]`, to run on `state`."""
+        raise InputError(f"model {self.manifest.name!r} (task {self.task}) keeps no state")
+
+    def stream_answer(self, result: R) -> dict[str, Any]:
+        """Such a step's answer: the graph's outputs, one stream's, the state token, the steps taken."""
+        raise InputError(f"model {self.manifest.name!r} (task {self.task}) keeps no state")
+
     def step_json(self, frame: dict[str, Any], state: Any) -> P:
         """A stream's next step from a JSON object (a WebSocket frame), to run on `state`."""
         raise InputError(f"model {self.manifest.name!r} (task {self.task}) keeps no state")

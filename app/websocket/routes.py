@@ -1,8 +1,10 @@
-"""WebSocket `<task route>/ws` for every stateful task (`/predict/sine/stream/ws`): a live stream over one
-connection, its state kept by the connection.
+"""WebSocket `<task route>/ws` for every stateful task (`/predict/sine/stream/ws`), and
+`/models/{name}/stream/ws` for any model whose manifest declares state: a live stream over one connection,
+its state kept by the connection.
 
-Send JSON frames of the task's step fields (`{"values": [...], "horizon": 16}`; the first may carry
-`"state"`, a token from an HTTP answer, to resume a stream); each frame gets one answer, whose `state`
+Send JSON frames of the task's step fields (`{"values": [...], "horizon": 16}`), or of the model's tensors
+(`{"inputs": {"x": [...]}}`, one stream's, without the batch axis); the first may carry
+`"state"`, a token from an HTTP answer, to resume a stream. Each frame gets one answer, whose `state`
 token lets the client resume elsewhere if the connection drops. A bad frame gets `{"error", "status"}`
 and the stream goes on. The connection is closed with 1008 (rate over `ws_max_messages_per_s`, or the
 API key missing or wrong), 1009 (a frame over `ws_max_message_bytes`), 1003 (a binary frame), 1001 (idle
@@ -24,7 +26,7 @@ from starlette.types import Message
 from starlette.websockets import WebSocketDisconnect
 
 from app.auth import check_api_key
-from app.dataplane import DataPlane, Task
+from app.dataplane import DataPlane, Stream, Task
 from app.errors import ModelUnavailable, ServeError
 from app.http.body import parse_json_object
 from app.settings import Settings
@@ -40,9 +42,21 @@ def stream_routes() -> dict[str, Task]:
     return {f"{task.route}/ws": task for task in TASKS.values() if task.stateful and task.route}
 
 
+MODEL_STREAM_ROUTE = "/models/{name}/stream/ws"
+
+
 def add_stream_routes(app: FastAPI) -> None:
     for path, task in stream_routes().items():
         app.add_api_websocket_route(path, endpoint_for(path, task))
+    app.add_api_websocket_route(MODEL_STREAM_ROUTE, model_stream)
+
+
+async def model_stream(websocket: WebSocket, name: str) -> None:
+    """Any stateful model's stream, in frames of its tensors (`{"inputs": {...}}`; the first may carry
+    `"state"`), each answered with its outputs, the state token and the steps taken."""
+    dataplane: DataPlane = websocket.app.state.dataplane
+    version = websocket.query_params.get("version")
+    await serve_stream(websocket, MODEL_STREAM_ROUTE, lambda: dataplane.open_model_stream(name, version))
 
 
 class RateLimit:
@@ -63,13 +77,16 @@ class RateLimit:
 
 def endpoint_for(route: str, task: Task) -> Callable[[WebSocket], Awaitable[None]]:
     async def endpoint(websocket: WebSocket) -> None:
-        await serve_stream(websocket, route, task)
+        dataplane: DataPlane = websocket.app.state.dataplane
+        query = websocket.query_params
+        await serve_stream(websocket, route, lambda: dataplane.open_stream(task, query.get("model"),
+                                                                           query.get("version")))
 
     endpoint.__name__ = f"stream_{task.task}"
     return endpoint
 
 
-async def serve_stream(websocket: WebSocket, route: str, task: Task) -> None:
+async def serve_stream(websocket: WebSocket, route: str, open_stream: Callable[[], Stream]) -> None:
     settings: Settings = websocket.app.state.settings
     dataplane: DataPlane = websocket.app.state.dataplane
     try:
@@ -80,9 +97,8 @@ async def serve_stream(websocket: WebSocket, route: str, task: Task) -> None:
     if client is None:
         client = websocket.client.host if websocket.client else ""
     await websocket.accept()
-    query = websocket.query_params
     try:
-        stream = dataplane.open_stream(task, query.get("model"), query.get("version"))
+        stream = open_stream()
     except ServeError as exc:
         await websocket.close(code=1008, reason=exc.message[:120])
         return

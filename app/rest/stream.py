@@ -1,0 +1,46 @@
+"""`POST /models/{name}/stream`: one step of a stream of any model whose manifest declares state, the state
+carried in a signed token the client sends back (app/tasks/recurrent.py). Its WebSocket twin is
+`/models/{name}/stream/ws` (app/websocket/routes.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.http.body import read_json_body
+from app.http.deps import Authorized, CallDep, DataPlaneDep
+from app.http.openapi import RUNS_MODEL
+from app.http.responses import FastJSONResponse
+
+router = APIRouter(tags=["streams"])
+
+
+class StreamStepRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"inputs": {"x": [[0.1, -0.4, 0.7]]}, "state": None}]})
+
+    inputs: dict[str, Any] = Field(description="This step's input tensors, one stream's: name -> nested lists, "
+                                               "without the batch axis; the state inputs are carried, not sent.")
+    state: str | None = Field(None, description="The previous answer's `state`; null starts a stream.")
+
+
+class StreamStepResponse(BaseModel):
+    model: str
+    version: int
+    outputs: dict[str, Any] = Field(description="The step's output tensors, one stream's, without the batch axis.")
+    state: str = Field(description="Send it back as `state` with the next step.")
+    steps: int = Field(description="Steps this stream has taken.")
+
+
+@router.post("/models/{name}/stream", dependencies=[Authorized], response_model=StreamStepResponse,
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": StreamStepRequest.model_json_schema()}}}, **RUNS_MODEL},
+             summary="One step of a stream of any stateful model, its state in the token")
+async def stream_step(name: Annotated[str, Path(description="A model whose manifest declares state")],
+                      request: Request, dataplane: DataPlaneDep, call: CallDep,
+                      version: Annotated[int | None, Query(ge=1, description="Model version; default the newest")]
+                      = None) -> FastJSONResponse:
+    body = await read_json_body(request.headers.get("content-type", "").encode("latin-1") or None, request.receive)
+    return FastJSONResponse(await dataplane.stream(name, str(version) if version else None, body, call))
