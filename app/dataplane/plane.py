@@ -218,8 +218,8 @@ class DataPlane:
         entry = self.find(name, version)
         assert entry.model is not None
         if not entry.model.stateful:
-            raise InputError(f"model {name!r} keeps no state between calls: streams serve models whose manifest "
-                             "declares state")
+            raise ModelNotFound(f"model {name!r} keeps no state between calls: streams serve models whose "
+                                "manifest declares state")
         stream = Stream(entry, tensors=True)
         self.metrics.stream_opened(entry.key, 1)
         return stream
@@ -231,8 +231,8 @@ class DataPlane:
         entry = self.find(name, version, call=call)
         model = entry.model
         assert model is not None
-        if not model.stateful:
-            raise InputError(f"model {name!r} keeps no state between calls: use /v2/models/{name}/infer")
+        if not model.stateful:  # no stream of it to step: 404, as for a model that is not there
+            raise ModelNotFound(f"model {name!r} keeps no state between calls: use /v2/models/{name}/infer")
         refuse_unknown(body, STREAM_FIELDS, "field")
         try:
             state = model.open_state(body.get("state"))

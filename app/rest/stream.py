@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.http.body import read_json_body
 from app.http.deps import Authorized, CallDep, DataPlaneDep
 from app.http.openapi import RUNS_MODEL
 from app.http.responses import FastJSONResponse
+from app.rest.predict import QUERY_PARAMETERS, parse_query
+
+VERSION_PARAMETER = next(p for p in QUERY_PARAMETERS if p["name"] == "version")
 
 router = APIRouter(tags=["streams"])
 
@@ -36,11 +39,10 @@ class StreamStepResponse(BaseModel):
 
 @router.post("/models/{name}/stream", dependencies=[Authorized], response_model=StreamStepResponse,
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                 "schema": StreamStepRequest.model_json_schema()}}}, **RUNS_MODEL},
+                 "schema": StreamStepRequest.model_json_schema()}}}, "parameters": [VERSION_PARAMETER], **RUNS_MODEL},
              summary="One step of a stream of any stateful model, its state in the token")
 async def stream_step(name: Annotated[str, Path(description="A model whose manifest declares state")],
-                      request: Request, dataplane: DataPlaneDep, call: CallDep,
-                      version: Annotated[int | None, Query(ge=1, description="Model version; default the newest")]
-                      = None) -> FastJSONResponse:
+                      request: Request, dataplane: DataPlaneDep, call: CallDep) -> FastJSONResponse:
     body = await read_json_body(request.headers.get("content-type", "").encode("latin-1") or None, request.receive)
-    return FastJSONResponse(await dataplane.stream(name, str(version) if version else None, body, call))
+    version, _ = parse_query(request.scope["query_string"])  # read as the typed routes read it
+    return FastJSONResponse(await dataplane.stream(name, version, body, call))

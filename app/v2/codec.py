@@ -67,8 +67,8 @@ def parse_infer_request(body: bytes, header_length: int | None) -> InferRequest:
             raise CodecError(f"input {name!r}: unknown datatype {datatype!r}")
         shape: list[int] = spec.get("shape")  # type: ignore[assignment]  # checked just below
         count = _element_count(shape, name)
-        parameters = spec.get("parameters") or {}
-        size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
+        parameters = object_field(spec, "parameters", f"input {name!r}: 'parameters'")
+        size = parameters.get("binary_data_size")
         if size is not None and "data" in spec:
             raise CodecError(f"input {name!r}: both 'data' and binary_data_size; send the tensor one way")
         if size is not None:
@@ -102,24 +102,36 @@ def parse_infer_request(body: bytes, header_length: int | None) -> InferRequest:
     if offset != len(binary):
         raise CodecError(f"{len(binary) - offset} bytes of binary data belong to no input")
 
-    params = header.get("parameters") or {}
-    binary_default = bool(params.get("binary_data_output", False)) if isinstance(params, dict) else False
+    params = object_field(header, "parameters", "'parameters'")
+    binary_default = bool(params.get("binary_data_output", False))
     binary_outputs: dict[str, bool] = {}
     requested = None
-    if isinstance(header.get("outputs"), list):
+    if "outputs" in header:
+        if not isinstance(header["outputs"], list):
+            raise CodecError("'outputs' must be a list of the outputs asked for")
         requested = []
         for out in header["outputs"]:
             if not isinstance(out, dict) or not isinstance(out.get("name"), str):
                 raise CodecError("every requested output needs a 'name'")
             requested.append(out["name"])
-            out_params = out.get("parameters") or {}
-            if isinstance(out_params, dict) and "binary_data" in out_params:
+            out_params = object_field(out, "parameters", f"output {out['name']!r}: 'parameters'")
+            if "binary_data" in out_params:
                 binary_outputs[out["name"]] = bool(out_params["binary_data"])
     request_id = header.get("id")
-    timeout_s = timeout_parameter(params.get("timeout")) if isinstance(params, dict) else None
-    sequence = sequence_request(params) if isinstance(params, dict) else None
+    if "id" in header and not isinstance(request_id, str):
+        raise CodecError("'id' must be a string")
+    timeout_s = timeout_parameter(params.get("timeout"))
+    sequence = sequence_request(params)
     return InferRequest(str(request_id) if request_id is not None else None, inputs, binary_outputs,
                         binary_default, requested, timeout_s, sequence)
+
+
+def object_field(owner: dict[str, Any], key: str, what: str) -> dict[str, Any]:
+    """A JSON object field ({} when absent); CodecError when it is anything else (null included)."""
+    value = owner.get(key, {})
+    if not isinstance(value, dict):
+        raise CodecError(f"{what} must be an object")
+    return value
 
 
 def encode_infer_response(

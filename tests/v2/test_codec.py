@@ -43,6 +43,19 @@ def test_json_and_binary_inputs_read_alike() -> None:
     (b'{"inputs": []}', 99, "does not fit"),
     (b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1]}], "parameters": {"timeout": -1}}',
      None, "'timeout'"),
+    # what the document declares an object, a list or a string is one (null included)
+    (b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1]}], "parameters": [1]}', None,
+     "'parameters' must be an object"),
+    (b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1]}], "parameters": null}', None,
+     "'parameters' must be an object"),
+    (b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1], "parameters": 3}]}', None,
+     "input 'x': 'parameters' must be an object"),
+    (b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1]}], "outputs": {}}', None,
+     "'outputs' must be a list"),
+    (b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1]}], "outputs": [{"name": "y", '
+     b'"parameters": []}]}', None, "output 'y': 'parameters' must be an object"),
+    (b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1]}], "id": null}', None,
+     "'id' must be a string"),
 ])
 def test_bodies_that_break_the_protocol_are_400(body: bytes, header: int | None, words: str) -> None:
     with pytest.raises(BadRequest, match=words):
