@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -92,11 +93,11 @@ def served(exported: tuple[Path, np.ndarray, np.ndarray], tmp_path_factory: pyte
            ) -> Iterator[Served]:
     folder, xs, whole = exported
     repository = tmp_path_factory.mktemp("repository")
-    for name in ("gru", "gru_twin"):  # two stateful models: one graph under two names
-        done = import_command(str(folder / "step.onnx"), "--torchscript", str(folder / "step.ts"), "--state",
-                              "h=h_out", "--name", name, "--version", "1", "--repository", str(repository))
-        assert done.returncode == 0, done.stderr
-    assert "state: h <- h_out (batch axis 1)" in done.stdout and "/models/gru_twin/stream" in done.stdout
+    done = import_command(str(folder / "step.onnx"), "--torchscript", str(folder / "step.ts"), "--state", "h=h_out",
+                          "--name", "gru", "--version", "1", "--repository", str(repository))
+    assert done.returncode == 0, done.stderr
+    assert "state: h <- h_out (batch axis 1)" in done.stdout and "/models/gru/stream" in done.stdout
+    shutil.copytree(ROOT / "models" / "sine_stream", repository / "sine_stream")  # a second stateful model
     grpc_port = free_port()
     process, url = spawn_server(SEQSERVE_MODEL_DIR=str(repository), SEQSERVE_GRPC_PORT=str(grpc_port),
                                 SEQSERVE_STREAM_KEYS="new-key-0123456789,old-key-0123456789",
@@ -181,15 +182,15 @@ def test_tokens_are_refused_with_their_exact_status(served: Served) -> None:
     foreign = _signed_with(served, b"a-key-no-replica-has-0123", token)
     old = _signed_with(served, b"old-key-0123456789", token)
     retired = _signed_with(served, b"retired-key-0123456789", token)
-    twin = httpx.post(f"{served.url}/models/gru_twin/stream", json={**step, "state": None}).json()["state"]
+    other = httpx.post(f"{served.url}/models/sine_stream/stream", json={"inputs": {"values": [0.5]}}).json()["state"]
     cases = {"altered": (altered, 400, "signature"), "truncated": (token[: len(token) // 2], 400, "signature"),
              "foreign key": (foreign, 400, "signature"), "rotated out": (retired, 400, "signature"),
-             "other model": (twin, 400, "belongs to model 'gru_twin'"), "not a token": (42, 400, "string")}
+             "other model": (other, 400, "belongs to model 'sine_stream'"), "not a token": (42, 400, "string")}
     for case, (sent, status, words) in cases.items():
         answer = httpx.post(url, json={**step, "state": sent})
         assert answer.status_code == status, (case, answer.text)
         assert words in answer.text, (case, answer.text)
-    assert "not 'gru'" in httpx.post(url, json={**step, "state": twin}).text  # naming both models
+    assert "not 'gru'" in httpx.post(url, json={**step, "state": other}).text  # naming both models
     assert httpx.post(url, json={**step, "state": old}).status_code == 200  # the previous key, still listed
     assert httpx.post(url, json={**step, "extra": 1}).status_code == 422
     assert httpx.post(url, json={"inputs": {"x": [0.1, 0.2]}}).status_code == 422  # not one stream's x
@@ -206,30 +207,40 @@ def _signed_with(served: Served, key: bytes, token: str) -> str:
 
 
 def test_streams_of_two_models_batch_together_and_keep_their_states(served: Served) -> None:
-    before = parse_metrics(httpx.get(f"{served.url}/metrics").text)
+    """32 GRU streams and 32 sine_stream streams stepping at once, through the generic route."""
+    series = [np.sin(0.3 * np.arange(STEPS) + k).round(4) for k in range(32)]
 
-    async def one(client: httpx.AsyncClient, k: int) -> np.ndarray:
-        name, state, ys = ("gru", "gru_twin")[k % 2], None, []
-        for x in served.xs[k]:
-            answer = await client.post(f"/models/{name}/stream", json={"inputs": {"x": x.tolist()}, "state": state})
+    async def one(client: httpx.AsyncClient, name: str, steps: list[dict[str, Any]]) -> list[list[float]]:
+        state, outputs = None, []
+        for inputs in steps:
+            answer = await client.post(f"/models/{name}/stream", json={"inputs": inputs, "state": state})
             assert answer.status_code == 200, answer.text
             state = answer.json()["state"]
-            ys.append(answer.json()["outputs"]["y"])
-        return np.array(ys)
+            outputs.append(next(iter(answer.json()["outputs"].values())))
+        return outputs
 
-    async def everyone() -> list[np.ndarray]:
+    gru = [[{"x": x.tolist()} for x in served.xs[k]] for k in range(32)]
+    sine = [[{"values": [float(v)]} for v in values] for values in series]
+
+    async def run(together: bool) -> list[list[list[float]]]:
         limits = httpx.Limits(max_connections=64)
         async with httpx.AsyncClient(base_url=served.url, limits=limits, timeout=60) as client:
-            return await asyncio.gather(*(one(client, k) for k in range(64)))
+            streams = [one(client, "gru", steps) for steps in gru] + [one(client, "sine_stream", s) for s in sine]
+            if together:
+                return list(await asyncio.gather(*streams))
+            return [await stream for stream in streams]  # each alone, one after another
 
-    for k, ys in enumerate(asyncio.run(everyone())):
-        np.testing.assert_allclose(ys, served.whole[k], atol=1e-5)
+    alone = asyncio.run(run(together=False))
+    before = parse_metrics(httpx.get(f"{served.url}/metrics").text)
+    together = asyncio.run(run(together=True))
     after = parse_metrics(httpx.get(f"{served.url}/metrics").text)
-    for name in ("gru", "gru_twin"):
-        runs = total(after, "seqserve_batch_size_count", model=name) - total(before, "seqserve_batch_size_count",
-                                                                             model=name)
-        items = total(after, "seqserve_batch_size_sum", model=name) - total(before, "seqserve_batch_size_sum",
-                                                                           model=name)
+    for k in range(64):
+        np.testing.assert_allclose(together[k], alone[k], atol=1e-5)
+    for k in range(32):
+        np.testing.assert_allclose(together[k], served.whole[k], atol=1e-5)
+    for name in ("gru", "sine_stream"):
+        runs, items = (total(after, f"seqserve_batch_size_{kind}", model=name)
+                       - total(before, f"seqserve_batch_size_{kind}", model=name) for kind in ("count", "sum"))
         assert items == 32 * STEPS and runs < items, (name, runs, items)  # batches of more than one stream
 
 
