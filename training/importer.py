@@ -1,11 +1,12 @@
 """python -m training import MODEL.onnx --name NAME --version N --repository DIR [--torchscript MODEL.pt]
 [--state IN=OUT[@AXIS] ...] [--description TEXT]: a model trained elsewhere, made a servable version.
 
-Reads the graph's tensors (names, datatypes, shapes; a named or unknown dimension is -1), copies the graph
-(and its TorchScript twin) into DIR/NAME/N, writes the manifest (task "tensor", sha256 of every file, the
-state pairs, the command that made it), checks TorchScript against onnxruntime on random inputs when both
-are given, then loads the version with the server's own loader, so what it wrote is what will serve. It
-never overwrites a version, and leaves nothing behind when a check fails.
+Reads the graph's tensors (names, datatypes, shapes; a named or unknown dimension is -1), writes the graph
+(one file, with any weights the exporter kept beside it) and its TorchScript twin into DIR/NAME/N, writes
+the manifest (task "tensor", sha256 of every file, the state pairs, the command that made it), checks
+TorchScript against onnxruntime on random inputs when both are given, then loads the version with the
+server's own loader, so what it wrote is what will serve. It never overwrites a version, and leaves
+nothing behind when a check fails.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def import_model(onnx_path: Path, name: str, version: int, repository: Path, tor
     if folder.exists():
         raise ImportRefused(f"{folder} exists: a version is never overwritten; import as another --version")
     try:
-        graph = onnx.load(str(onnx_path), load_external_data=False)
+        graph = onnx.load(str(onnx_path))  # with weights the exporter saved beside it (NAME.onnx.data)
     except Exception as exc:  # a missing file, or protobuf's error for what is not a model
         raise ImportRefused(f"{onnx_path}: not an ONNX model ({exc})") from exc
     initializers = {init.name for init in graph.graph.initializer}
@@ -142,7 +143,7 @@ def import_model(onnx_path: Path, name: str, version: int, repository: Path, tor
         parity["torchscript_vs_onnxruntime"] = difference
     folder.mkdir(parents=True)
     try:
-        shutil.copyfile(onnx_path, folder / "model.onnx")
+        onnx.save_model(graph, str(folder / "model.onnx"))  # one file: the weights inside, whatever the export did
         artifacts: dict[str, Any] = {"onnx": {"file": "model.onnx", "sha256": sha256_of(folder / "model.onnx")}}
         if torchscript is not None:
             shutil.copyfile(torchscript, folder / "model.ts")
