@@ -19,10 +19,12 @@ VERSION_PARAMETER = next(p for p in QUERY_PARAMETERS if p["name"] == "version")
 
 router = APIRouter(tags=["streams"])
 
+# A step of the committed stream forecaster through this route: its graph's one step input, `values` [T].
+EXAMPLE: dict[str, Any] = {"inputs": {"values": [0.42]}, "state": None}
+
 
 class StreamStepRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"inputs": {"x": [[0.1, -0.4, 0.7]]}, "state": None}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
 
     inputs: dict[str, Any] = Field(description="This step's input tensors, one stream's: name -> nested lists, "
                                                "without the batch axis; the state inputs are carried, not sent.")
@@ -39,9 +41,11 @@ class StreamStepResponse(BaseModel):
 
 @router.post("/models/{name}/stream", dependencies=[Authorized], response_model=StreamStepResponse,
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                 "schema": StreamStepRequest.model_json_schema()}}}, "parameters": [VERSION_PARAMETER], **RUNS_MODEL},
+                 "schema": StreamStepRequest.model_json_schema(), "example": EXAMPLE}}},
+                 "parameters": [VERSION_PARAMETER], **RUNS_MODEL},
              summary="One step of a stream of any stateful model, its state in the token")
-async def stream_step(name: Annotated[str, Path(description="A model whose manifest declares state")],
+async def stream_step(name: Annotated[str, Path(description="A model whose manifest declares state",
+                                                 examples=["sine_stream"])],
                       request: Request, dataplane: DataPlaneDep, call: CallDep) -> FastJSONResponse:
     body = await read_json_body(request.headers.get("content-type", "").encode("latin-1") or None, request.receive)
     version, _ = parse_query(request.scope["query_string"])  # read as the typed routes read it
