@@ -213,34 +213,42 @@ class DataPlane:
         self.metrics.stream_opened(stream.entry.key, 1)
         return stream
 
-    def open_model_stream(self, name: str, version: str | None) -> Stream:
-        """A connection's stream of any model that carries state, in frames of its tensors."""
-        entry = self.find(name, version)
+    def find_stateful(self, name: str, version: str | None, call: Call | None = None) -> ModelVersion:
+        """The version asked for, of a model that carries state; a model that keeps none has no stream to
+        step: 404, as for a model that is not there."""
+        entry = self.find(name, version, call=call)
         assert entry.model is not None
         if not entry.model.stateful:
-            raise ModelNotFound(f"model {name!r} keeps no state between calls: streams serve models whose "
-                                "manifest declares state")
-        stream = Stream(entry, tensors=True)
-        self.metrics.stream_opened(entry.key, 1)
+            raise ModelNotFound(f"model {name!r} keeps no state between calls, so it has no stream: streams serve "
+                                f"models whose manifest declares state (use /v2/models/{name}/infer)")
+        return entry
+
+    def open_model_stream(self, name: str, version: str | None) -> Stream:
+        """A connection's stream of any model that carries state, in frames of its tensors."""
+        stream = Stream(self.find_stateful(name, version), tensors=True)
+        self.metrics.stream_opened(stream.entry.key, 1)
         return stream
 
     async def stream(self, name: str, version: str | None, body: dict[str, Any],
                      call: Call | None = None) -> dict[str, Any]:
         """One step of a stream of any stateful model, its state in the token it sends back:
         `{"inputs": {name: one stream's values}, "state": token | null}` -> outputs, a new token, steps."""
-        entry = self.find(name, version, call=call)
+        entry = self.find_stateful(name, version, call)
         model = entry.model
         assert model is not None
-        if not model.stateful:  # no stream of it to step: 404, as for a model that is not there
-            raise ModelNotFound(f"model {name!r} keeps no state between calls: use /v2/models/{name}/infer")
         refuse_unknown(body, STREAM_FIELDS, "field")
+        state = self._open_state(entry, body.get("state"))
+        result = await self.run(entry, model.stream_step(body, state), call=call)
+        return {"model": entry.name, "version": entry.version, **model.stream_answer(result)}
+
+    def _open_state(self, entry: ModelVersion, token: Any) -> Any:
+        """The state a token carries (a new stream's for None); a refused token is counted by reason."""
+        assert entry.model is not None
         try:
-            state = model.open_state(body.get("state"))
+            return entry.model.open_state(token)
         except ServeError as exc:
             self._count_token_rejection(entry, exc)
             raise
-        result = await self.run(entry, model.stream_step(body, state), call=call)
-        return {"model": entry.name, "version": entry.version, **model.stream_answer(result)}
 
     def close_stream(self, stream: Stream) -> None:
         self.metrics.stream_opened(stream.entry.key, -1)
@@ -267,11 +275,7 @@ class DataPlane:
         if model.state_field in frame and not first:
             raise InputError(f"this connection carries the state; send {model.state_field!r} only in the first "
                              "frame, to resume")
-        try:
-            current = model.open_state(frame.get(model.state_field)) if first else stream.state
-        except ServeError as exc:
-            self._count_token_rejection(entry, exc)
-            raise
+        current = self._open_state(entry, frame.get(model.state_field)) if first else stream.state
         payload = model.stream_step(frame, current) if stream.tensors else model.step_json(frame, current)
         result = await self.run(entry, payload, call=call)
         stream.state = model.state_of(result)
