@@ -108,7 +108,7 @@ class SineStreamModel(RecurrentModel):
                 "state": self.seal_state(result.state), "observed": int(result.state.arrays["count"][0])}
 
     def answer_tensors(self, result: StepResult) -> list[Tensor]:
-        horizon = result.extra.get("horizon", self.max_horizon)  # the stream route's steps forecast them all
+        horizon = result.extra["horizon"]
         tensors = super().answer_tensors(result)
         return [Tensor(t.name, t.datatype, [1, horizon], np.asarray(t.data)[:, :horizon]) if t.name == "forecast"
                 else t for t in tensors]
