@@ -55,7 +55,8 @@ def test_the_validation_refuses_what_kserve_would(change: Any, names: str) -> No
 def test_the_runtime_serves_v2_on_the_servers_ports_and_health_routes(name: str) -> None:
     runtime = runtimes()[name]
     spec = runtime["spec"]
-    assert {"v2", "grpc-v2"} <= set(spec["protocolVersions"])
+    assert {"v2", "grpc-v2"} <= set(spec["protocolVersions"]) | set(runtimes()["seqserve-grpc"]["spec"][
+        "protocolVersions"])
     assert [f["name"] for f in spec["supportedModelFormats"]] == ["seqserve"]
     container = spec["containers"][0]
     assert container["name"] == "kserve-container"  # where KServe puts the model's storage mount
@@ -94,9 +95,29 @@ def test_the_examples_cover_cpu_gpu_canary_grpc_and_autoscaling_to_zero() -> Non
     assert 0 < canary["spec"]["predictor"]["canaryTrafficPercent"] < 100
     assert canary["metadata"]["name"] == examples["inferenceservice-cpu"]["metadata"]["name"]  # a new revision of it
     grpc = examples["inferenceservice-grpc"]["spec"]["predictor"]["model"]
-    assert grpc["protocolVersion"] == "grpc-v2" and grpc["ports"] == [{"name": "h2c", "containerPort": 8001,
-                                                                        "protocol": "TCP"}]
+    assert (grpc["protocolVersion"], grpc["runtime"]) == ("grpc-v2", "seqserve-grpc")
+    for document in examples.values():  # a runtime's ports merge with the service's: Knative routes only one
+        assert "ports" not in document["spec"]["predictor"]["model"]
     autoscaled = examples["inferenceservice-autoscale"]["spec"]["predictor"]
     assert (autoscaled["minReplicas"], autoscaled["scaleMetric"], autoscaled["containerConcurrency"]) == \
         (0, "concurrency", 0)
     assert autoscaled["scaleTarget"] > 1
+
+
+def test_each_runtime_routes_one_port_and_probes_only_it() -> None:
+    """Knative routes one container port per revision and refuses probes on another."""
+    defaults = Settings()
+    for name, runtime in runtimes().items():
+        container = runtime["spec"]["containers"][0]
+        (port,) = container["ports"]
+        expected = (("h2c", defaults.grpc_port) if runtime["spec"]["protocolVersions"] == ["grpc-v2"]
+                    else ("http1", 8000))
+        assert (port["name"], port["containerPort"]) == expected, name
+        for probe in (container["readinessProbe"], container["livenessProbe"]):
+            named = probe.get("httpGet", probe.get("tcpSocket", {})).get("port")
+            assert named in (None, port["containerPort"]), name
+            if "exec" in probe:
+                assert probe["exec"]["command"] == ["python", "-m", "app.healthcheck"]
+        env = {item["name"]: item for item in container["env"]}  # every runtime: the one shared key
+        assert env["SEQSERVE_STREAM_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "seqserve-keys",
+                                                                            "key": "stream-key"}, name
