@@ -254,11 +254,11 @@ def _json_array(i: Input, raw: Any, model: Any) -> Any:
                 raise InputError(f"{i.name}[{index}] must be a string")
         return raw
     if i.ragged:
-        return [_numbers(f"{i.name}[{index}]", row, i.nesting[1:]) for index, row in enumerate(raw)]
-    return _numbers(i.name, raw, i.nesting)
+        return [json_numbers(f"{i.name}[{index}]", row, i.nesting[1:]) for index, row in enumerate(raw)]
+    return json_numbers(i.name, raw, i.nesting)
 
 
-def _numbers(path: str, raw: Any, shape: tuple[int, ...]) -> np.ndarray:
+def json_numbers(path: str, raw: Any, shape: tuple[int, ...]) -> np.ndarray:
     """Nested JSON lists of numbers at `path` ("images", "series[2]") -> a float64 array of `shape` (-1: any
     size), or what is wrong."""
     what = path if "[" in path else repr(path)
@@ -271,7 +271,8 @@ def _numbers(path: str, raw: Any, shape: tuple[int, ...]) -> np.ndarray:
     if array is None or array.ndim != len(shape) or any(d not in (-1, s) for d, s in zip(shape, array.shape,
                                                                                          strict=False)):
         if len(shape) == 1:
-            raise InputError(f"{what} must be a flat list of numbers" if array is not None
+            count = "" if shape[0] < 0 else f"{shape[0]} "
+            raise InputError(f"{what} must be a flat list of {count}numbers" if array is not None
                              else f"{what} must contain only numbers")
         wanted = _wanted(shape[1:])
         for index, item in enumerate(raw):

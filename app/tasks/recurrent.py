@@ -21,7 +21,7 @@ from app.repository.manifest import Manifest, ManifestError, TensorSpec
 from app.runtime.base import Backend
 from app.settings import Settings
 from app.tasks.base import TaskModel
-from app.tasks.contract import REQUIRED, Contract, Input, refuse_unknown, run_grouped
+from app.tasks.contract import REQUIRED, Contract, Input, json_numbers, refuse_unknown, run_grouped
 from app.tasks.state import Carried, StateSpec
 from app.tensors import DTYPES, Tensor
 
@@ -116,18 +116,19 @@ class RecurrentModel(TaskModel[Step, StepResult]):
         return Step(feeds, state)
 
     def _one_row(self, spec: TensorSpec, value: Any) -> np.ndarray:
-        try:
-            array = np.asarray(value, dtype=DTYPES[spec.datatype])
-        except (TypeError, ValueError, OverflowError):
-            raise InputError(f"input {spec.name!r} must be {spec.datatype} numbers in nested lists") from None
-        declared = spec.shape[1:]
-        if array.dtype == object or array.ndim != len(declared) or any(
-                d >= 0 and d != n for d, n in zip(declared, array.shape, strict=True)):
-            raise InputError(f"input {spec.name!r} has shape {list(array.shape)}; one stream's is {declared} "
-                             "(-1: any size)")
-        if array.dtype.kind == "f" and not np.isfinite(array).all():
-            raise InputError(f"input {spec.name!r} holds a number that is not finite")
-        return array[None]
+        """One stream's value of a step input (the declared shape without its batch axis) -> one row of it."""
+        shape, path = tuple(spec.shape[1:]), f"inputs.{spec.name}"
+        # The typed routes' reading of nested JSON numbers: shape, nulls, ragged lists; a scalar as a list of one.
+        array = json_numbers(path, value, shape) if shape else json_numbers(path, [value], (1,))[0]
+        dtype = np.dtype(DTYPES[spec.datatype])
+        if dtype.kind in "iu" and array.size and not (np.iinfo(dtype).min <= array.min()
+                                                      and array.max() <= np.iinfo(dtype).max):
+            raise InputError(f"{path} holds a number beyond {spec.datatype}'s range")
+        with np.errstate(over="ignore"):  # a float beyond the datatype's range becomes inf: refused just below
+            typed = array.astype(dtype)
+        if dtype.kind == "f" and not np.isfinite(typed).all():
+            raise InputError(f"{path} holds a number beyond {spec.datatype}'s range")
+        return typed[None]
 
     # --- answers
 
