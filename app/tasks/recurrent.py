@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from app.errors import InputError
-from app.repository.manifest import Manifest, ManifestError, TensorSpec
+from app.repository.manifest import Graph, Manifest, ManifestError, TensorSpec
 from app.runtime.base import Backend
 from app.settings import Settings
 from app.tasks.base import TaskModel
@@ -42,15 +42,19 @@ class StepResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def only_graph(manifest: Manifest, kind: str) -> Graph:
+    """The one graph, 'model', of a model with no task code (the tensor task, plain or recurrent)."""
+    if set(manifest.artifacts) != {"model"}:
+        raise ManifestError(f"{manifest.name}: {kind} has one graph, 'model'; found {sorted(manifest.artifacts)}")
+    return manifest.artifacts["model"]
+
+
 class RecurrentModel(TaskModel[Step, StepResult]):
     stateful = True
 
     def __init__(self, manifest: Manifest, backend: Backend, settings: Settings) -> None:
         super().__init__(manifest, backend, settings)
-        if set(manifest.artifacts) != {"model"}:
-            raise ManifestError(f"{manifest.name}: a recurrent model has one graph, 'model'; found "
-                                f"{sorted(manifest.artifacts)}")
-        graph = manifest.artifacts["model"]
+        graph = only_graph(manifest, "a recurrent model")
         self.state = StateSpec(manifest, graph.inputs, graph.outputs)
         if not self.state.slots:
             raise ManifestError(f"{manifest.name}/{manifest.version}: task {manifest.task} carries state: the manifest "

@@ -18,7 +18,7 @@ from app.runtime.base import Backend
 from app.settings import Settings
 from app.tasks.base import TaskModel
 from app.tasks.contract import Contract, Input, run_grouped
-from app.tasks.recurrent import RecurrentModel
+from app.tasks.recurrent import RecurrentModel, only_graph
 from app.tensors import DTYPES, Tensor
 
 Feeds = dict[str, np.ndarray]
@@ -36,10 +36,7 @@ class TensorModel(TaskModel[Feeds, Feeds]):
 
     def __init__(self, manifest: Manifest, backend: Backend, settings: Settings) -> None:
         super().__init__(manifest, backend, settings)
-        if set(manifest.artifacts) != {"model"}:
-            raise ManifestError(
-                f"{manifest.name}: a tensor model has one graph, 'model'; found {sorted(manifest.artifacts)}")
-        graph = manifest.artifacts["model"]
+        graph = only_graph(manifest, "a tensor model")
         for declared, actual, what in ((manifest.inputs, graph.inputs, "inputs"),
                                        (manifest.outputs, graph.outputs, "outputs")):
             if not declared or [s.name for s in declared] != [s.name for s in actual]:
