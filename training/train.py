@@ -118,7 +118,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": {
         "digit": DigitConfig(epochs=30),
         "sine": SineConfig(epochs=90, steps_per_epoch=200),
-        "sine_stream": StreamConfig(epochs=60, steps_per_epoch=100, hidden=128),
+        "sine_stream": StreamConfig(epochs=100, steps_per_epoch=100, batch_size=128, hidden=128),
         "dates": TranslateConfig(epochs=10, train_pairs=180_000, test_pairs=5_000),
         "words": TranslateConfig(epochs=300, train_pairs=0, test_pairs=0, batch_size=7, lr=1e-2, embed=16,
                                  hidden=32, decoder_hidden=64),
