@@ -20,10 +20,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.tasks import recurrent, sine  # noqa: E402
+from app.tasks import sine  # noqa: E402
 from training import baselines  # noqa: E402
 from training.data.series import sine_batch  # noqa: E402
-from training.train import rmse, served  # noqa: E402
+from training.train import fed_one_value_a_call, rmse, served  # noqa: E402
 
 CHECKS = (32, 48, 64, 80, 96, 128, 192, 256)
 HORIZON = 16
@@ -39,16 +39,10 @@ def main() -> None:
 
     stream, window = served(args.stream), served(args.window)
     observed, _, _ = sine_batch(np.random.default_rng(args.seed), args.series, max(CHECKS) + HORIZON)
-    states = [stream.initial_state() for _ in range(args.series)]
     print(f"{args.series} series (seed {args.seed}); horizon-{HORIZON} RMSE against the observed future\n")
     print(f"{'values read':>11} {'stream':>8} {'window':>8} {'fit':>8} {'stream/window':>14} "
           f"{'h1 stream':>10} {'h1 window':>10} {'h16 stream':>11} {'h16 window':>11}")
-    for t in range(max(CHECKS)):
-        results = stream.run_batch([recurrent.Step({"values": row[None, t : t + 1].astype(np.float32)}, state,
-                                                   {"horizon": HORIZON}) for row, state in zip(observed, states,
-                                                                                               strict=True)])
-        states = [r.state for r in results]
-        read = t + 1
+    for read, results in enumerate(fed_one_value_a_call(stream, observed[:, : max(CHECKS)], HORIZON), start=1):
         if read not in CHECKS:
             continue
         future = observed[:, read : read + HORIZON]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -414,6 +415,19 @@ def fit_sine_stream(cfg: StreamConfig, seed: int) -> tuple[StreamingSineNet, lis
     return net, fit(net, schedule, Loop("sine_stream", batches, step, validate))
 
 
+def fed_one_value_a_call(model: recurrent.RecurrentModel, values: np.ndarray,
+                         horizon: int) -> Iterator[list[recurrent.StepResult]]:
+    """The served stream model fed `values` [n, T] as live clients would, one value per call and all streams
+    batched, its state carried: after each value, every stream's result."""
+    states = [model.initial_state() for _ in values]
+    for t in range(values.shape[1]):
+        results = model.run_batch([recurrent.Step({"values": row[None, t : t + 1].astype(np.float32)}, state,
+                                                  {"horizon": horizon}) for row, state in zip(values, states,
+                                                                                              strict=True)])
+        states = [r.state for r in results]
+        yield results
+
+
 def evaluate_sine_stream(folder: Path, cfg: StreamConfig, test: tuple[np.ndarray, np.ndarray, np.ndarray],
                          out: Path, seed: int) -> dict[str, Any]:
     """RMSE at horizon 16 after eval_observations values, the served streaming model fed one value a step,
@@ -421,12 +435,7 @@ def evaluate_sine_stream(folder: Path, cfg: StreamConfig, test: tuple[np.ndarray
     model = served(folder)
     assert isinstance(model, sine_stream.SineStreamModel)
     values, future, clean = test
-    states = [model.initial_state() for _ in values]
-    results: list[recurrent.StepResult] = []
-    for t in range(values.shape[1]):  # as a live client would: one observation per call, all streams batched
-        results = model.run_batch([recurrent.Step({"values": row[None, t : t + 1].astype(np.float32)}, state,
-                                                  {"horizon": 16}) for row, state in zip(values, states, strict=True)])
-        states = [r.state for r in results]
+    results = deque(fed_one_value_a_call(model, values, 16), maxlen=1)[0]
     forecasters: dict[str, Any] = {"model": lambda h, n: np.stack([r.outputs["forecast"][0, :n] for r in results]),
                                    "last_value": baselines.last_value, "sinusoid_fit": baselines.sinusoid_fit}
     window = sorted((out / "sine").glob("*"), key=lambda p: int(p.name) if p.name.isdigit() else -1)
