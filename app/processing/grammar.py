@@ -1,7 +1,12 @@
-"""Output grammars: which characters may come next, so decoding can only produce valid answers.
+"""Output grammars: which characters may come next, so decoding can only produce well-formed answers.
 
 A grammar is named in a model's manifest (`output_grammar`); the decoder masks every character the
-grammar forbids at each step, before choosing, so an invalid answer cannot be produced at all.
+grammar forbids at each step, before choosing, so a malformed answer cannot be produced at all.
+
+`iso_date` allows only calendar-valid full dates. `iso_date_as_written` allows what a text can say: a
+full date, a month (`2020-03`) or a year (`2020`), with any two digits for month and day, so a model can
+write down the day a text names even where no such day exists; `calendar_problem` then names what is
+wrong with it ("no 31 April") and the translator abstains with that reason instead of moving the date.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import calendar
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -59,8 +65,65 @@ def iso_date_same_future(prefix: str) -> str:
     return ("2000" if calendar.isleap(int(prefix[:4])) else "2001") + prefix[4:]
 
 
-# name -> (next characters, a representative prefix with the same continuations)
-GRAMMARS: dict[str, tuple[NextFn, Callable[[str], str]]] = {"iso_date": (iso_date_next, iso_date_same_future)}
+def as_written_next(prefix: str) -> frozenset[str]:
+    """Characters that may follow `prefix` in YYYY, YYYY-MM or YYYY-MM-DD with any digits; END where the
+    text may stop (the empty text too: "no date")."""
+    n = len(prefix)
+    if n in (0, 4, 7):
+        return frozenset(DIGITS) | {END} if n == 0 else frozenset({"-", END})
+    if n == 10:
+        return frozenset({END})
+    return frozenset(DIGITS) if n < 10 else frozenset()
+
+
+def as_written_same_future(prefix: str) -> str:
+    """Only the prefix's length decides what may follow."""
+    return "".join("0" if char.isdigit() else char for char in prefix)
+
+
+PRECISIONS = ("day", "month", "year")  # finest first
+_PRECISION_BY_LENGTH = {10: "day", 7: "month", 4: "year"}
+
+
+def date_precision(text: str) -> str | None:
+    """`day`, `month` or `year` for an ISO 8601 date of that precision; None for anything else."""
+    return _PRECISION_BY_LENGTH.get(len(text)) if text else None
+
+
+def calendar_problem(text: str) -> str | None:
+    """What is wrong with a date written YYYY[-MM[-DD]] as a calendar date ("no 31 April", "2023 is not a leap
+    year", "no month 13"); None when it is a real day, month or year."""
+    year = int(text[:4])
+    if year == 0:
+        return "no year 0"
+    if len(text) == 4:
+        return None
+    month = int(text[5:7])
+    if not 1 <= month <= 12:
+        return f"no month {month}"
+    if len(text) == 7:
+        return None
+    day = int(text[8:10])
+    if day == 0 or day > 31:
+        return f"no day {day}"
+    if day > _days_in_month(year, month):
+        if month == 2 and day == 29:
+            return f"{year} is not a leap year"
+        return f"no {day} {calendar.month_name[month]}"
+    return None
+
+
+@dataclass(frozen=True)
+class OutputGrammar:
+    next_chars: NextFn
+    same_future: Callable[[str], str]  # a representative prefix with the same continuations
+    problem: Callable[[str], str | None] | None = None  # what is wrong with a grammatical answer, if anything
+
+
+GRAMMARS: dict[str, OutputGrammar] = {
+    "iso_date": OutputGrammar(iso_date_next, iso_date_same_future),
+    "iso_date_as_written": OutputGrammar(as_written_next, as_written_same_future, calendar_problem),
+}
 
 
 class TokenGrammar:
@@ -74,9 +137,11 @@ class TokenGrammar:
 
     START = 0  # the state of the empty prefix
 
-    def __init__(self, next_chars: NextFn, vocab: CharVocab, same_future: Callable[[str], str] = str) -> None:
+    def __init__(self, next_chars: NextFn, vocab: CharVocab, same_future: Callable[[str], str] = str,
+                 problem: Callable[[str], str | None] | None = None) -> None:
         self.next_chars = next_chars
         self.same_future = same_future
+        self.problem = problem
         self.vocab = vocab
         self._lock = threading.Lock()  # states are built on first use, maybe by two batches at once
         self._prefixes: list[tuple[int, ...]] = []
@@ -89,8 +154,8 @@ class TokenGrammar:
     def named(cls, name: str, vocab: CharVocab) -> TokenGrammar:
         if name not in GRAMMARS:
             raise ValueError(f"unknown output grammar {name!r}; known: {', '.join(sorted(GRAMMARS))}")
-        next_chars, same_future = GRAMMARS[name]
-        return cls(next_chars, vocab, same_future)
+        grammar = GRAMMARS[name]
+        return cls(grammar.next_chars, vocab, grammar.same_future, grammar.problem)
 
     def allowed(self, prefix: tuple[int, ...]) -> np.ndarray:
         """[V] booleans: which token may follow `prefix`."""

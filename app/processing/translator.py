@@ -2,23 +2,28 @@
 and the answer it gives or abstains from.
 
 An answer is `text: None` with a reason when nothing of the text is left to read, when a grammar-masked
-model finds no date (its best output is empty), or when the output's probability is below the model's
-`abstain_below`.
+model finds no date (its best output is empty), when the date it reads does not exist (the grammar's
+`problem`: "no 31 April"), when its confidence is below the model's `abstain_below`, or when the date is
+coarser than the caller's `min_precision`. Confidence is the output's probability calibrated by the
+model's temperature: exp(score / temperature), measured to match how often such answers are right.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from app.processing.decoding import Hypothesis, beam_decode, greedy_decode
-from app.processing.grammar import TokenGrammar
+from app.processing.grammar import PRECISIONS, TokenGrammar, date_precision
 from app.processing.text import CharVocab, pad_batch
 from app.runtime.base import Backend
 
 NOTHING_TO_READ = "nothing is left of the text to read: no character of it is one the model knows"
 NO_DATE = "the model finds no date in the text"
+
+
+NO_SUCH_DATE = "the text names a date that does not exist"
 
 
 @dataclass(frozen=True)
@@ -27,26 +32,35 @@ class Translation:
     score: float
     beams: list[tuple[str, float]]  # every hypothesis, best first (one for greedy)
     reason: str | None = None
+    confidence: float = 1.0  # calibrated: exp(score / temperature)
+    precision: str | None = None  # a date's: day, month or year (None: no date, or not a dates model)
 
-    @property
-    def confidence(self) -> float:
-        return float(np.exp(self.score))
+
+def at_least(translation: Translation, min_precision: str | None) -> Translation:
+    """The answer, or an abstention where its date is coarser than `min_precision` (day, month or year)."""
+    precision = translation.precision
+    if translation.text is None or min_precision is None or precision is None or \
+            PRECISIONS.index(precision) <= PRECISIONS.index(min_precision):
+        return translation
+    return replace(translation, text=None, reason=f"the text gives the {precision} only; {min_precision} "
+                                                   f"precision was asked for")
 
 
 class Translator:
     def __init__(self, backend: Backend, target_vocab: CharVocab, max_target_len: int,
-                 grammar: TokenGrammar | None, abstain_below: float) -> None:
+                 grammar: TokenGrammar | None, abstain_below: float, temperature: float = 1.0) -> None:
         self.backend = backend
         self.target_vocab = target_vocab
         self.max_target_len = max_target_len
         self.grammar = grammar
         self.abstain_below = abstain_below
+        self.temperature = temperature
 
     def translate(self, sequences: list[list[int]], beam_size: int,
                   attention: list[np.ndarray] | None = None) -> list[Translation]:
         """Decode encoded texts; `attention`, when given, collects the decoder's attention per step."""
         readable = [k for k, seq in enumerate(sequences) if seq]
-        answers = [Translation(None, 0.0, [], NOTHING_TO_READ) for _ in sequences]
+        answers = [Translation(None, 0.0, [], NOTHING_TO_READ, confidence=1.0) for _ in sequences]
         if readable:
             decoded = self._decode([sequences[k] for k in readable], beam_size, attention)
             for k, answer in zip(readable, decoded, strict=True):
@@ -77,9 +91,14 @@ class Translator:
     def _translation(self, hypotheses: list[Hypothesis]) -> Translation:
         beams = [(self.target_vocab.decode(h.ids), h.score) for h in hypotheses]
         text, score = beams[0]
+        confidence = float(np.exp(score / self.temperature))
         if self.grammar is not None and text == "":
-            return Translation(None, score, beams, NO_DATE)
-        if np.exp(score) < self.abstain_below:
-            return Translation(None, score, beams, f"the model is not sure: confidence {np.exp(score):.3f} is below "
-                               f"its threshold {self.abstain_below}")
-        return Translation(text, score, beams)
+            return Translation(None, score, beams, NO_DATE, confidence)
+        problem = self.grammar.problem(text) if self.grammar is not None and self.grammar.problem else None
+        if problem is not None:
+            return Translation(None, score, beams, f"{NO_SUCH_DATE}: {problem}", confidence)
+        if confidence < self.abstain_below:
+            return Translation(None, score, beams, f"the model is not sure: confidence {confidence:.3f} is below "
+                               f"its threshold {self.abstain_below}", confidence)
+        precision = date_precision(text) if self.grammar is not None else None
+        return Translation(text, score, beams, confidence=confidence, precision=precision)

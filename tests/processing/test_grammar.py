@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 
 import numpy as np
 import pytest
 
 from app.processing.decoding import StepFn, beam_decode, greedy_decode
-from app.processing.grammar import END, TokenGrammar, iso_date_next
+from app.processing.grammar import END, TokenGrammar, as_written_next, calendar_problem, date_precision, iso_date_next
 from app.processing.text import CharVocab
 
 
@@ -118,3 +119,39 @@ def test_the_automaton_stays_small_whatever_dates_it_writes() -> None:
 def test_unknown_grammar_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown output grammar"):
         TokenGrammar.named("roman_numerals", VOCAB)
+
+
+# ------------------------------------------------------------------------- iso_date_as_written
+
+
+def test_as_written_allows_a_date_a_month_a_year_or_nothing_with_any_two_digits() -> None:
+    grammar = TokenGrammar.named("iso_date_as_written", VOCAB)
+    for seed in range(10):
+        greedy = greedy_decode(random_step(seed, VOCAB.size), np.zeros((64, 1)), 11, grammar)
+        texts = [VOCAB.decode(h.ids) for h in greedy]
+        assert all(re.fullmatch(r"(\d{4}(-\d\d(-\d\d)?)?)?", t) for t in texts), texts
+    assert as_written_next("2024") == {"-", END} and as_written_next("2024-13") == {"-", END}
+    assert as_written_next("2024-02-3") == frozenset("0123456789") and as_written_next("2024-02-31") == {END}
+    assert grammar.size < 20  # only the prefix's length matters
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("2024-02-30", "no 30 February"), ("2020-04-31", "no 31 April"), ("2023-02-29", "2023 is not a leap year"),
+    ("2100-02-29", "2100 is not a leap year"), ("2020-13-13", "no month 13"), ("2019-00-10", "no month 0"),
+    ("2020-01-32", "no day 32"), ("2021-05-00", "no day 0"), ("0000", "no year 0"),
+    ("2024-02-29", None), ("2000-02-29", None), ("2020-03", None), ("1998", None), ("2020-12-31", None),
+])
+def test_calendar_problem_names_what_is_wrong(text: str, problem: str | None) -> None:
+    assert calendar_problem(text) == problem
+
+
+def test_every_day_of_a_gregorian_cycle_has_no_problem_and_every_other_has_one() -> None:
+    for year in (1900, 2000, 2023, 2024):
+        for month in range(0, 14):
+            for day in range(0, 33):
+                text = f"{year:04d}-{month:02d}-{day:02d}"
+                assert (calendar_problem(text) is None) == is_valid_or_empty(text), text
+
+
+def test_precision_follows_the_length() -> None:
+    assert [date_precision(t) for t in ("2020-03-01", "2020-03", "2020", "")] == ["day", "month", "year", None]

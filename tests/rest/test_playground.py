@@ -67,9 +67,11 @@ def test_translate_dates_with_beams(page) -> None:  # type: ignore[no-untyped-de
 
 def test_translate_shows_date_order_confidence_and_abstention(page) -> None:  # type: ignore[no-untyped-def]
     page.select_option("#date-order", "MDY")
-    outputs = run_translate(page, "03/04/98\ntomorrow")
+    outputs = run_translate(page, "03/04/98\ntomorrow\nMarch 2020\n31/04/2020")
     assert outputs[0] == "1998-03-04"
     assert outputs[1].startswith("no answer: ") and "no date" in outputs[1]
+    assert outputs[2] == "2020-03 (month only)"
+    assert outputs[3].startswith("no answer: ") and outputs[3].endswith("no 31 April")
     confidences = page.locator("#translations td.confidence").all_text_contents()
     assert all(c.endswith("%") and 0 <= float(c[:-1]) <= 100 for c in confidences)
     page.select_option("#translator", "words")

@@ -2,12 +2,17 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
+import math
 import random
+import re
 
 import pytest
 from fastapi.testclient import TestClient
 
+from app.processing.grammar import calendar_problem
 from app.processing.text import normalise_text
+from tests.conftest import MODELS
 from training.data.dates import generate_pairs
 from training.data.pairs import SEED_PAIRS
 
@@ -33,11 +38,12 @@ def test_readme_examples(client: TestClient, text: str, iso: str) -> None:
 
 
 def test_held_out_generated_dates(client: TestClient) -> None:
-    # A seed the training run never used; texts with no date count as right when the model abstains.
+    # A seed the training run never used; texts with no date, or naming a day that does not exist, count as
+    # right when the model abstains.
     pairs = generate_pairs(400, seed=987)
     hits = 0
     for order in ("DMY", "MDY", "YMD"):
-        chunk = [(s, iso) for s, o, iso in pairs if o == order]
+        chunk = [(s, iso if not iso or calendar_problem(iso) is None else "") for s, o, iso in pairs if o == order]
         answers = translate(client, [s for s, _ in chunk], date_order=order)
         hits += sum((t["text"] or "") == iso for t, (_, iso) in zip(answers, chunk, strict=True))
     assert hits / len(pairs) >= 0.98, hits / len(pairs)
@@ -65,33 +71,81 @@ def test_printable_text_is_never_refused(client: TestClient, text: str) -> None:
     assert answer["text"] == "1998-03-03", (text, answer)
 
 
-@pytest.mark.parametrize("text", ["tomorrow", "hello", "12", "🎉🎂", "March 2020"])
+@pytest.mark.parametrize("text", ["tomorrow", "hello", "12", "🎉🎂", "March", "7/23"])
 def test_no_date_is_an_abstention_with_a_reason(client: TestClient, text: str) -> None:
     answer = translate(client, [text])[0]
     assert answer["text"] is None and isinstance(answer["reason"], str) and answer["reason"], answer
     assert 0 <= answer["confidence"] <= 1  # type: ignore[operator]
+    assert answer["precision"] is None
 
 
-def test_answers_carry_a_confidence_that_is_the_probability_of_the_text(client: TestClient) -> None:
+# Texts naming a day that does not exist, in several languages and layouts: never a date, and the reason
+# names what is wrong.
+@pytest.mark.parametrize(
+    ("text", "order", "problem"),
+    [("2024-02-30", "DMY", "no 30 February"), ("31/04/2020", "DMY", "no 31 April"),
+     ("Feb 29 2023", "MDY", "2023 is not a leap year"), ("29.02.2100", "DMY", "2100 is not a leap year"),
+     ("13/13/2020", "DMY", "no month 13"), ("2023-13-01", "DMY", "no month 13"),
+     ("31 avril 2019", "DMY", "no 31 April"), ("30. Februar 2022", "DMY", "no 30 February"),
+     ("31 de junio de 2018", "DMY", "no 31 June"), ("June 31st, 2021", "MDY", "no 31 June")],
+)
+def test_a_day_that_does_not_exist_is_no_answer_with_the_reason(client: TestClient, text: str, order: str,
+                                                               problem: str) -> None:
+    answer = translate(client, [text], date_order=order)[0]
+    assert answer["text"] is None and answer["precision"] is None, answer
+    assert answer["reason"] == f"the text names a date that does not exist: {problem}", answer
+    assert answer["beams"][0]["text"]  # type: ignore[index]  # what the model read stays visible
+
+
+@pytest.mark.parametrize(
+    ("text", "iso", "precision"),
+    [("March 2020", "2020-03", "month"), ("mars 2020", "2020-03", "month"), ("03/2020", "2020-03", "month"),
+     ("Expiry: 11/25", "2025-11", "month"), ("1998", "1998", "year"), ("in the year 1998", "1998", "year"),
+     ("week 32 of 2022", "2022", "year"), ("3 March 1998", "1998-03-03", "day")],
+)
+def test_partial_dates_are_answered_at_their_precision(client: TestClient, text: str, iso: str,
+                                                       precision: str) -> None:
+    answer = translate(client, [text])[0]
+    assert (answer["text"], answer["precision"], answer["reason"]) == (iso, precision, None), answer
+    by_month = translate(client, [text], min_precision="month")[0]
+    assert by_month["text"] == (iso if precision != "year" else None)
+    by_day = translate(client, [text], min_precision="day")[0]
+    if precision == "day":
+        assert by_day == answer
+    else:  # never completed with a day the text does not say
+        assert by_day["text"] is None and by_day["reason"] == f"the text gives the {precision} only; day " \
+            "precision was asked for", by_day
+        assert by_day["beams"] == answer["beams"]
+
+
+def test_answers_carry_a_calibrated_confidence(client: TestClient) -> None:
+    temperature = json.loads((MODELS / "dates" / "1" / "manifest.json").read_text())["preprocessing"][
+        "confidence_temperature"]
+    assert temperature > 0
     for answer in translate(client, ["3 March 1998", "31/12/99", "12 13 14 15"], beam_size=3):
         assert 0 <= answer["confidence"] <= 1  # type: ignore[operator]
-        assert answer["confidence"] == pytest.approx(2.718281828459045 ** answer["score"])  # type: ignore[operator]
+        assert answer["confidence"] == pytest.approx(math.exp(answer["score"] / temperature))  # type: ignore[operator]
         beams = sum(2.718281828459045 ** b["score"] for b in answer["beams"])  # type: ignore[attr-defined]
         assert beams <= 1 + 1e-6  # distinct answers of one distribution: probabilities sum to at most 1
     sure = translate(client, ["3 March 1998"])[0]
     assert sure["reason"] is None and sure["confidence"] > 0.9  # type: ignore[operator]
 
 
-def test_any_text_gives_a_calendar_date_or_none(client: TestClient) -> None:
+def test_any_text_gives_a_calendar_date_a_month_a_year_or_none(client: TestClient) -> None:
     rng = random.Random(0)
     alphabet = "0123456789/.-, :'abcdefghijklmnopqrstuvwxyzé日"
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))) for _ in range(200)]
     texts += ["31/02/2019", "29 February 2023", "2019-13-45", "00/00/0000", "99/99/99"]
     for beam_size, start in itertools.product((1, 3), range(0, len(texts), 100)):  # within a request's share
         for answer in translate(client, texts[start : start + 100], beam_size=beam_size):
-            for text in [answer["text"], *(b["text"] for b in answer["beams"])]:  # type: ignore[attr-defined]
-                if text:
+            text = answer["text"]
+            if text is not None:
+                assert isinstance(text, str) and calendar_problem(text) is None, answer
+                assert len(text) == {"day": 10, "month": 7, "year": 4}[answer["precision"]]  # type: ignore[index]
+                if len(text) == 10:
                     assert dt.date.fromisoformat(text).isoformat() == text
+            for beam in answer["beams"]:  # type: ignore[attr-defined]
+                assert re.fullmatch(r"(\d{4}(-\d\d(-\d\d)?)?)?", beam["text"]), beam  # the grammar's shapes
 
 
 def test_seed_word_pairs(client: TestClient) -> None:
@@ -131,6 +185,9 @@ def test_case_and_spacing_are_normalised(client: TestClient) -> None:
         ({"texts": ["3 March 1998"], "date_order": "DM"}, 422, "'date_order' must be one of DMY, MDY, YMD"),
         ({"texts": ["3 March 1998"], "date_order": 1}, 422, "'date_order'"),
         ({"texts": ["king"], "model": "words", "date_order": "DMY"}, 422, "does not apply"),
+        ({"texts": ["king"], "model": "words", "min_precision": "day"}, 422, "does not apply"),
+        ({"texts": ["March 2020"], "min_precision": "week"}, 422, "'min_precision' must be one of day, month, year"),
+        ({"texts": ["March 2020"], "min_precision": 1}, 422, "'min_precision'"),
         ({"texts": ["1" * 100]}, 422, "at most"),
         ({"texts": ["   "]}, 422, "empty"),
         ({"texts": [3]}, 422, "must be a string"),

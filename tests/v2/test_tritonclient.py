@@ -60,21 +60,34 @@ def test_sine(client: triton.InferenceServerClient, server: str, binary: bool) -
 
 @pytest.mark.parametrize("binary", [True, False])
 def test_translate(client: triton.InferenceServerClient, server: str, binary: bool) -> None:
-    words = ["3 March 1998", "1er mai 2001", "03/04/98", "tomorrow"]
+    words = ["3 March 1998", "1er mai 2001", "03/04/98", "tomorrow", "March 2020", "31/04/2020"]
     tensor = triton.InferInput("texts", [len(words)], "BYTES")
     tensor.set_data_from_numpy(np.array([w.encode() for w in words], dtype=np.object_), binary_data=binary)
     order = triton.InferInput("date_order", [1], "BYTES")
     order.set_data_from_numpy(np.array([b"MDY"], dtype=np.object_), binary_data=binary)
     outputs = [triton.InferRequestedOutput(name, binary_data=binary) for name in ("translations", "scores",
-                                                                                 "confidences")]
+                                                                                 "confidences", "precisions",
+                                                                                 "reasons")]
     result = client.infer("dates", [tensor, order], outputs=outputs)
     typed = httpx.post(f"{server}/predict/translate", json={"texts": words, "date_order": "MDY"}).json()
-    decoded = [t.decode() if isinstance(t, bytes) else t for t in result.as_numpy("translations")]
+
+    def texts(name: str) -> list[str]:
+        return [t.decode() if isinstance(t, bytes) else t for t in result.as_numpy(name)]
+
+    decoded = texts("translations")
     assert decoded == [t["text"] or "" for t in typed["translations"]]  # an abstention is the empty text
-    assert decoded == ["1998-03-03", "2001-05-01", "1998-03-04", ""]
+    assert decoded == ["1998-03-03", "2001-05-01", "1998-03-04", "", "2020-03", ""]
+    assert texts("precisions") == ["day", "day", "day", "", "month", ""]
+    assert texts("reasons") == [t["reason"] or "" for t in typed["translations"]]
+    assert "no 31 April" in texts("reasons")[5]
     np.testing.assert_allclose(result.as_numpy("scores"), [t["score"] for t in typed["translations"]], atol=1e-5)
     np.testing.assert_allclose(result.as_numpy("confidences"), [t["confidence"] for t in typed["translations"]],
                                atol=1e-5)
+    # the caller asks for days: a month and year is then no answer, with the reason
+    precision = triton.InferInput("min_precision", [1], "BYTES")
+    precision.set_data_from_numpy(np.array([b"day"], dtype=np.object_), binary_data=binary)
+    result = client.infer("dates", [tensor, order, precision], outputs=outputs)
+    assert texts("translations")[4] == "" and "month only" in texts("reasons")[4]
 
 
 def test_errors_are_protocol_errors(client: triton.InferenceServerClient, server: str) -> None:

@@ -2,7 +2,10 @@
 
 Each pair is (source, date order, iso): the date order is what the caller says about numeric dates
 ("DMY", "MDY" or "YMD"); it decides the answer only where the numbers allow more than one reading
-(`read_numeric`). The iso text is "" for a text that holds no date. Two-digit years mean 1950-2049.
+(`read_numeric`). The iso text is "" for a text that holds no date, `YYYY-MM` or `YYYY` for a text that
+gives only a month or a year, and for a text naming a day that does not exist (31 April, 29 February 2023,
+month 13) that day as written, `2020-04-31`: the model learns to write what the text says, and the
+server refuses it with the reason (app.processing.grammar.calendar_problem). Two-digit years mean 1950-2049.
 Month and weekday names in seven languages come from babel's CLDR data.
 
 A date is written by one of many families (worded in a language, numeric, ISO and compact, e-mail
@@ -12,11 +15,13 @@ some letter case: the model has to learn which part of a text is the date.
 
 from __future__ import annotations
 
+import calendar
 import csv
 import datetime as dt
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from babel.dates import get_day_names, get_month_names
@@ -55,9 +60,26 @@ NON_DATES = (
     "morning", "noon", "midnight", "weekend", "monday", "next friday", "last tuesday", "the day after tomorrow",
     "demain", "hier", "aujourd'hui", "morgen", "gestern", "heute", "mañana", "ayer", "hoy", "domani", "ieri",
     "oggi", "amanhã", "ontem", "hoje", "morgen", "gisteren", "vandaag", "ok", "yes", "no", "test", "foo bar",
-    "lorem ipsum", "pending", "q3", "fy2024", "h1", "ww12", "week 12", "a while ago", "someday", "later",
+    "lorem ipsum", "pending", "q3", "h1", "ww12", "week 12", "a while ago", "someday", "later",
     "the date", "date", "birthday", "christmas", "easter", "new year's eve",
 )
+
+
+class Fields(NamedTuple):
+    """A day as a text writes it, which may not exist (31 April); its weekday is made up, as such a text's is."""
+
+    year: int
+    month: int
+    day: int
+
+    def weekday(self) -> int:
+        return (self.year + 3 * self.month + self.day) % 7
+
+    def isoformat(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}-{self.day:02d}"
+
+
+Day = dt.date | Fields
 
 
 @cache
@@ -192,7 +214,7 @@ def _month(lang: str, month: int, rng: Rng) -> str:
     return name
 
 
-def _weekday(lang: str, date: dt.date, rng: Rng) -> str:
+def _weekday(lang: str, date: Day, rng: Rng) -> str:
     _, _, days, days_abbr = _names(lang)
     name = (days_abbr if rng.random() < 0.4 else days)[date.weekday()]
     return name.rstrip(".") if rng.random() < 0.5 else name
@@ -220,7 +242,7 @@ def _sep(rng: Rng) -> str:
 # ----------------------------------------------------------------------------------------- families
 
 
-def worded(date: dt.date, rng: Rng, short: bool) -> str:
+def worded(date: Day, rng: Rng, short: bool) -> str:
     """Day, month name and year in one of the orders people use, in one of seven languages."""
     lang = _choice(rng, LANGUAGES)
     d, m, y = _day(lang, date.day, rng), _month(lang, date.month, rng), _year(date.year, short, rng)
@@ -254,14 +276,14 @@ def worded(date: dt.date, rng: Rng, short: bool) -> str:
     return text
 
 
-def _numeric_parts(date: dt.date, order: str, short: bool, padded: bool) -> list[str]:
+def _numeric_parts(date: Day, order: str, short: bool, padded: bool) -> list[str]:
     d = f"{date.day:02d}" if padded else str(date.day)
     m = f"{date.month:02d}" if padded else str(date.month)
     y = f"{date.year % 100:02d}" if short else str(date.year)
     return {"DMY": [d, m, y], "MDY": [m, d, y], "YMD": [y, m, d]}[order]
 
 
-def numeric(date: dt.date, rng: Rng, short: bool, order: str) -> tuple[str, list[str]]:
+def numeric(date: Day, rng: Rng, short: bool, order: str) -> tuple[str, list[str]]:
     """Three numbers in `order`, with one separator or another, padded or not, maybe spaced; and the numbers."""
     parts = _numeric_parts(date, order, short, padded=rng.random() < 0.55)
     sep = _choice(rng, ("/", ".", "-", "/", ".", "-", " ", " / ", " - ", ". ", "\\", "/ "))
@@ -271,7 +293,7 @@ def numeric(date: dt.date, rng: Rng, short: bool, order: str) -> tuple[str, list
     return text, parts
 
 
-def iso_like(date: dt.date, rng: Rng) -> str:
+def iso_like(date: Day, rng: Rng) -> str:
     """Year first, month and day padded: ISO 8601 with its separator or another, or none at all."""
     sep = _choice(rng, ("-", "-", "/", ".", "", " ", "_"))
     text = f"{date.year}{sep}{date.month:02d}{sep}{date.day:02d}"
@@ -284,7 +306,7 @@ def iso_like(date: dt.date, rng: Rng) -> str:
     return text
 
 
-def header(date: dt.date, rng: Rng) -> str:
+def header(date: Day, rng: Rng) -> str:
     """E-mail (RFC 2822), HTTP (RFC 9110 and its obsolete forms) and C `asctime` dates."""
     _, months_abbr, days, days_abbr = _names("en")
     mon, wd, wide = months_abbr[date.month - 1], days_abbr[date.weekday()], days[date.weekday()]
@@ -369,6 +391,32 @@ def read_numeric(parts: list[str], date_order: str) -> dt.date | None:
     return next((readings[o] for o in DATE_ORDERS if o in readings), None)
 
 
+def as_written(parts: list[str], date_order: str) -> Fields | None:
+    """The day three numbers write where no reading of them exists (31/04/2020, 13/13/2020): read in the
+    caller's order where its month is 1-12, else in the first order whose month is, else in the caller's.
+    None where no order fits the numbers' lengths."""
+    parts = [p.zfill(2) for p in parts]
+    fitting: dict[str, Fields] = {}
+    for order in DATE_ORDERS:
+        fields = dict(zip(order, parts, strict=True))
+        if any(len(fields[k]) > 2 for k in "DM") or len(fields["Y"]) not in (2, 4):
+            continue
+        year = int(fields["Y"]) if len(fields["Y"]) == 4 else two_digit_year(int(fields["Y"]))
+        fitting[order] = Fields(year, int(fields["M"]), int(fields["D"]))
+    plausible = [o for o, f in fitting.items() if 1 <= f.month <= 12]
+    if date_order in plausible:
+        return fitting[date_order]
+    if plausible:
+        return fitting[plausible[0]]
+    return fitting.get(date_order, next(iter(fitting.values()), None))
+
+
+def is_answer(text: str) -> bool:
+    """`text` is a label the generator writes: "", YYYY, YYYY-MM, or YYYY-MM-DD with any two-digit month and day."""
+    return text == "" or (len(text) in (4, 7, 10) and all(
+        c == "-" if k in (4, 7) else c.isdigit() for k, c in enumerate(text)))
+
+
 # --------------------------------------------------------------------------------------------- pairs
 
 
@@ -389,8 +437,9 @@ def _letter_case(text: str, rng: Rng) -> str:
     return text
 
 
-def _dressed(text: str, rng: Rng, with_time: bool) -> str:
-    """The date as found in the wild: maybe a time of day after it, words around it."""
+def _dressed(text: str, rng: Rng, with_time: bool, numbers: bool = True) -> str:
+    """The date as found in the wild: maybe a time of day after it, words around it; with `numbers`, maybe
+    numbers that are not part of it (not around a lone year or month, where they could be one)."""
     if with_time and rng.random() < 0.2:
         text += _choice(rng, (" ", " ", ", ", " at ", " @ ", " - ", " à ", " um ", " a las ", " alle ")) \
             + time_of_day(rng)
@@ -398,13 +447,13 @@ def _dressed(text: str, rng: Rng, with_time: bool) -> str:
         text = _choice(rng, PREFIXES) + text
     if rng.random() < 0.12:
         text += _choice(rng, SUFFIXES)
-    if rng.random() < 0.12:
+    if numbers and rng.random() < 0.12:
         text = filler(rng) + " " + text
-    if rng.random() < 0.08:
+    if numbers and rng.random() < 0.08:
         text += " " + filler(rng)
-    if rng.random() < 0.1:
+    if numbers and rng.random() < 0.1:
         text = distractor(rng) + _choice(rng, (" ", ", ", " - ", ": ")) + text
-    if rng.random() < 0.1:
+    if numbers and rng.random() < 0.1:
         text += _choice(rng, (" ", ", ", " - ", "; ")) + distractor(rng)
     if rng.random() < 0.03:
         text = " " + text + " "
@@ -449,19 +498,18 @@ def non_date(rng: Rng) -> str:
     roll = rng.random()
     if roll < 0.3:
         return _choice(rng, NON_DATES)
-    if roll < 0.42:
-        return str(int(rng.integers(0, 10 ** int(rng.integers(1, 6)))))
-    if roll < 0.54:
+    if roll < 0.42:  # a lone number, not one that reads as a year
+        number = int(rng.integers(0, 10 ** int(rng.integers(1, 6))))
+        return str(number + 1100 if YEARS[0] <= number <= YEARS[1] else number)
+    if roll < 0.54:  # a month with no year, a day and month with no year
         lang = _choice(rng, LANGUAGES)
         date = random_date(rng)
         month = _month(lang, date.month, rng)
-        return _choice(rng, (f"{month} {date.year}", f"{date.month:02d}/{date.year}", month, f"{date.year}",
-                             f"{_day(lang, date.day, rng)} {month}", f"{month} {_day(lang, date.day, rng)}"))
-    if roll < 0.68:  # part of a date: month and year, or day and month, in numbers
+        return _choice(rng, (month, f"{_day(lang, date.day, rng)} {month}", f"{month} {_day(lang, date.day, rng)}"))
+    if roll < 0.68:  # two numbers: day and month, or a month and a two-digit year with nothing to tell them apart
         date = random_date(rng)
-        return _choice(rng, (f"{date.month}/{date.year % 100:02d}", f"{date.month:02d}/{date.year}",
-                             f"{date.year}-{date.month:02d}", f"{date.month}/{date.day}", f"{date.day}.{date.month}.",
-                             f"{date.year}-W{int(rng.integers(1, 53)):02d}", f"{date.month:02d}.{date.year}"))
+        return _choice(rng, (f"{date.month}/{date.year % 100:02d}", f"{date.month}/{date.day}",
+                             f"{date.day}.{date.month}.", f"{date.day:02d}/{date.month:02d}"))
     if roll < 0.74:  # numbers with dots that are not dates (three numbers would read as one)
         return _choice(rng, (f"v{int(rng.integers(10))}.{int(rng.integers(100))}.{int(rng.integers(100))}",
                              ".".join(str(int(rng.integers(256))) for _ in range(4)),
@@ -482,11 +530,98 @@ def non_date(rng: Rng) -> str:
     return " ".join(words)
 
 
+YEARS = (1000, 2099)  # a lone four-digit number in this range reads as a year
+EXPIRY = ("exp ", "exp: ", "exp. ", "EXP ", "expiry ", "expiry: ", "expires ", "expires end ", "exp date ",
+          "valid thru ", "good thru ", "valid until ", "card expiry ", "vence ", "expire fin ", "gültig bis ")
+
+
+def impossible_day(rng: Rng, named: bool, short: bool) -> Fields:
+    """A day that does not exist: past its month's end (29 February of a common year among them), or, where
+    the month is a number, month 0 or 13-19, day 0 or 32-39."""
+    year = random_date(rng, dt.date(1950, 1, 1), dt.date(2049, 12, 31)).year if short else random_date(rng).year
+    roll = rng.random()
+    if named or roll < 0.65:
+        month = _choice(rng, (2, 2, 2, 4, 6, 9, 11))
+        if month == 2 and rng.random() < 0.5:  # 29 February of a common year, century years among them
+            if not short and rng.random() < 0.2:
+                year = _choice(rng, (1900, 2100, 1800, 1700))
+            while calendar.isleap(year):
+                year += 1
+            return Fields(year, 2, 29)
+        last = calendar.monthrange(year, month)[1]
+        return Fields(year, month, int(rng.integers(last + 1, 32)))
+    if roll < 0.87:
+        return Fields(year, 0 if rng.random() < 0.15 else int(rng.integers(13, 20)), int(rng.integers(1, 29)))
+    return Fields(year, int(rng.integers(1, 13)), 0 if rng.random() < 0.3 else int(rng.integers(32, 40)))
+
+
+def impossible(rng: Rng, caller_order: str) -> tuple[str, str]:
+    """A text naming a day that does not exist, in any layout the generator writes, and that day as written
+    (or, for numbers with another reading that exists, that reading)."""
+    family = rng.random()
+    short = family < 0.4 and rng.random() < 0.2
+    day = impossible_day(rng, named=family >= 0.6, short=short)
+    if family < 0.4:
+        text, parts = numeric(day, rng, short, _choice(rng, DATE_ORDERS))
+        meant = read_numeric(parts, caller_order) or as_written(parts, caller_order)
+        assert meant is not None
+        return _dressed(text, rng, with_time=True), meant.isoformat()
+    if family < 0.6:
+        return _dressed(iso_like(day, rng), rng, with_time=False), day.isoformat()
+    if family < 0.7:
+        return _dressed(header(day, rng), rng, with_time=False), day.isoformat()
+    return _dressed(worded(day, rng, short=False), rng, with_time=True), day.isoformat()
+
+
+def month_and_year(rng: Rng) -> tuple[str, str]:
+    """A text giving a month and a year but no day, and `YYYY-MM`."""
+    date = random_date(rng)
+    year, month = date.year, date.month
+    roll = rng.random()
+    if roll < 0.45:
+        lang = _choice(rng, LANGUAGES)
+        name = _month(lang, month, rng)
+        written = str(year) if rng.random() < 0.85 or not 1950 <= year <= 2049 else f"'{year % 100:02d}"
+        forms = [f"{name} {written}", f"{name}, {written}", f"{name}-{written}", f"{name}/{written}"]
+        if lang in ("es", "pt"):
+            forms.append(f"{name} de {written}")
+        if lang == "en":
+            forms += [f"in {name} {written}", f"{name} of {written}"]
+        text = _choice(rng, forms)
+    elif roll < 0.85:
+        mm = f"{month:02d}" if rng.random() < 0.7 else str(month)
+        text = _choice(rng, (f"{mm}/{year}", f"{mm}.{year}", f"{mm}-{year}", f"{year}-{month:02d}", f"{year}/{mm}",
+                             f"{year}.{month:02d}", f"{mm} / {year}"))
+    else:  # a card's expiry: month and two-digit year, told apart from day and month by the words before it
+        year = random_date(rng, dt.date(2000, 1, 1), dt.date(2049, 12, 31)).year
+        text = _choice(rng, EXPIRY) + f"{month:02d}/{year % 100:02d}"
+    return _dressed(text, rng, with_time=False, numbers=False), f"{year:04d}-{month:02d}"
+
+
+def year_only(rng: Rng) -> tuple[str, str]:
+    """A text giving a year alone (or a year and a week), and `YYYY`."""
+    year = random_date(rng, dt.date(YEARS[0], 1, 1)).year if rng.random() < 0.15 else random_date(rng).year
+    week = int(rng.integers(1, 54))
+    text = _choice(rng, (
+        f"{year}", f"{year}", f"in {year}", f"since {year}", f"© {year}", f"(c) {year}", f"class of {year}",
+        f"summer {year}", f"year {year}", f"en {year}", f"im Jahr {year}", f"nel {year}", f"em {year}",
+        f"anno {year}", f"{year}-W{week:02d}", f"week {week} of {year}", f"week {week}, {year}", f"KW {week}/{year}",
+        f"Q{int(rng.integers(1, 5))} {year}", f"fall {year}", f"spring {year}", f"({year})",
+    ))
+    return _dressed(text, rng, with_time=False, numbers=False), f"{year:04d}"
+
+
 def generate_pair(rng: Rng) -> Pair:
-    """One (source, date order, iso) pair; about 10% hold no date (iso "")."""
+    """One (source, date order, iso) pair: about 10% hold no date (iso ""), 5% name a day that does not exist,
+    5% give a month and year only, 3% a year only."""
     caller_order = _choice(rng, DATE_ORDERS)
-    if rng.random() < 0.1:
+    kind = rng.random()
+    if kind < 0.1:
         return _letter_case(non_date(rng), rng), caller_order, ""
+    if kind < 0.23:
+        text, iso = (impossible(rng, caller_order) if kind < 0.15 else month_and_year(rng) if kind < 0.2
+                     else year_only(rng))
+        return text, caller_order, iso
     short = rng.random() < 0.2
     if short:
         date = random_date(rng, dt.date(1950, 1, 1), dt.date(2049, 12, 31))
