@@ -788,7 +788,9 @@ def evaluate_handwritten(model: translate.TranslateModel) -> dict[str, Any]:
         "handwritten_no_date_abstained": round(sum(results[k].text is None for k in kinds["none"])
                                                / max(1, len(kinds["none"])), 4),
         "handwritten_no_dates": len(kinds["none"]),
-        "handwritten_invalid_dates": sum(r.text is not None and calendar_problem(r.text) is not None for r in results),
+        "handwritten_invalid_dates": sum(r.text is not None and (not r.text or not is_answer(r.text)
+                                                                 or calendar_problem(r.text) is not None)
+                                         for r in results),
         "handwritten_set": "training/data/dates_handwritten.tsv: real-looking texts written and labelled by hand, "
                            "in formats and contexts the generator does not write; never trained on",
     }
