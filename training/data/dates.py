@@ -438,32 +438,39 @@ def _letter_case(text: str, rng: Rng) -> str:
 
 
 def _dressed(text: str, rng: Rng, with_time: bool, numbers: bool = True) -> str:
-    """The date as found in the wild: maybe a time of day after it, words around it; with `numbers`, maybe
-    numbers that are not part of it (not around a lone year or month, where they could be one)."""
+    """The date as found in the wild: maybe a time of day after it, words around it, sometimes glued to them
+    (`date:28-02-2023`, `scan_20181105`); with `numbers`, maybe numbers that are not part of it (around a lone
+    year or month, words only: a number there could be its day)."""
     if with_time and rng.random() < 0.2:
         text += _choice(rng, (" ", " ", ", ", " at ", " @ ", " - ", " à ", " um ", " a las ", " alle ")) \
             + time_of_day(rng)
     if rng.random() < 0.2:
-        text = _choice(rng, PREFIXES) + text
+        prefix = _choice(rng, PREFIXES)
+        text = (prefix.rstrip() if prefix.endswith(": ") and rng.random() < 0.3 else prefix) + text
     if rng.random() < 0.12:
         text += _choice(rng, SUFFIXES)
-    if numbers and rng.random() < 0.12:
-        text = filler(rng) + " " + text
-    if numbers and rng.random() < 0.08:
-        text += " " + filler(rng)
+    if rng.random() < 0.12:
+        text = filler(rng, numbers) + _choice(rng, (" ", " ", " ", "_")) + text
+    if rng.random() < 0.08:
+        text += _choice(rng, (" ", " ", " ", "_")) + filler(rng, numbers)
     if numbers and rng.random() < 0.1:
-        text = distractor(rng) + _choice(rng, (" ", ", ", " - ", ": ")) + text
+        text = distractor(rng) + _choice(rng, (" ", ", ", " - ", ": ", "_")) + text
     if numbers and rng.random() < 0.1:
-        text += _choice(rng, (" ", ", ", " - ", "; ")) + distractor(rng)
+        text += _choice(rng, (" ", ", ", " - ", "; ", "_")) + distractor(rng)
     if rng.random() < 0.03:
         text = " " + text + " "
     return _letter_case(text, rng)
 
 
 def _pseudo_word(rng: Rng) -> str:
+    """A made-up word, never a month's or a weekday's name (beside a lone year, one would be its month)."""
     letters = "abcdefghijklmnopqrstuvwxyzéèàüöäñç"
     weights = np.array([8 if c in "aeiou" else 3 if c in "nrstlm" else 1 for c in letters], dtype=float)
-    return "".join(rng.choice(list(letters), size=int(rng.integers(2, 10)), p=weights / weights.sum()))
+    months, weekdays = _name_table()
+    while True:
+        word = "".join(rng.choice(list(letters), size=int(rng.integers(2, 10)), p=weights / weights.sum()))
+        if word not in months and word not in weekdays:
+            return word
 
 
 def distractor(rng: Rng) -> str:
@@ -478,14 +485,15 @@ def distractor(rng: Rng) -> str:
     ))
 
 
-def filler(rng: Rng) -> str:
-    """Words that are not the date: known ones, made-up ones, and numbers that are not date parts."""
+def filler(rng: Rng, numbers: bool = True) -> str:
+    """Words that are not the date: known ones, made-up ones, and (with `numbers`) numbers that are not date
+    parts."""
     words = []
     for _ in range(int(rng.integers(1, 4))):
         roll = rng.random()
         if roll < 0.45:
             words.append(_pseudo_word(rng))
-        elif roll < 0.8:
+        elif roll < 0.8 or not numbers:
             words.append(_choice(rng, PREFIXES).strip(" :([") or "on")
         else:
             words.append(_choice(rng, ("#", "no. ", "ref ", "id ", "", "page ", "room ", "x")) +
