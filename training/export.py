@@ -140,7 +140,7 @@ def _declare_output_axes(onnx_path: Path, output_names: list[str], output_axes: 
 
 
 def check_parity(spec: GraphSpec, scripted: torch.jit.ScriptModule, onnx_path: Path) -> dict[str, float]:
-    """Max difference of TorchScript and onnxruntime against eager (`_max_diff`); raises beyond the tolerance."""
+    """Max difference of TorchScript and onnxruntime against eager (`max_difference`); raises beyond the tolerance."""
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     worst = {"torchscript": 0.0, "onnxruntime": 0.0}
     for batch in PARITY_BATCHES:
@@ -157,8 +157,8 @@ def check_parity(spec: GraphSpec, scripted: torch.jit.ScriptModule, onnx_path: P
                         f"{spec.name}: onnxruntime output shape {got_onnx.shape} != eager {tuple(expected.shape)} "
                         f"at batch {batch}, length {length}"
                     )
-                worst["torchscript"] = max(worst["torchscript"], _max_diff(expected, got_ts.numpy()))
-                worst["onnxruntime"] = max(worst["onnxruntime"], _max_diff(expected, got_onnx))
+                worst["torchscript"] = max(worst["torchscript"], max_difference(expected.numpy(), got_ts.numpy()))
+                worst["onnxruntime"] = max(worst["onnxruntime"], max_difference(expected.numpy(), got_onnx))
     for backend, diff in worst.items():
         if diff > PARITY_TOLERANCE:
             raise RuntimeError(f"{spec.name}: {backend} differs from eager by {diff:.3g} > {PARITY_TOLERANCE}")
@@ -169,10 +169,10 @@ def _as_tuple(value: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[torch.Ten
     return value if isinstance(value, tuple) else (value,)
 
 
-def _max_diff(expected: torch.Tensor, got: np.ndarray) -> float:
+def max_difference(expected: np.ndarray, got: np.ndarray) -> float:
     """The largest difference, relative to the value where it is above 1: float32 keeps about 7 significant
     digits, so a log-probability of -30 off by 3e-3 is as exact as a probability off by 1e-4."""
-    reference = expected.numpy().astype(np.float64)
+    reference = np.asarray(expected, dtype=np.float64)
     if reference.size == 0:
         return 0.0
     return float(np.max(np.abs(reference - got.astype(np.float64)) / np.maximum(1.0, np.abs(reference))))
