@@ -690,14 +690,16 @@ def fit_temperature(scores: np.ndarray, correct: np.ndarray) -> float:
 
 def calibrate_abstention(model: translate.TranslateModel, cfg: TranslateConfig, seed: int,
                          data: TranslatorData) -> dict[str, Any]:
-    """Calibrate the dates model's confidence and choose the confidence below which it abstains, on generated
-    texts used neither to train nor to test (dates, partial dates, days that do not exist, no date), then
-    report the calibration error on the held-out test texts.
+    """Calibrate the dates model's confidence on generated texts used neither to train nor to test (dates,
+    partial dates, days that do not exist, no date), set the confidence below which it abstains, and report
+    the calibration error on the held-out test texts.
 
-    Temperature: exp(score / T) fitted to whether the model's own best answer is right. Threshold: the one
-    that maximises right answers minus WRONG_DATE_COST x wrong dates given (ties: the lowest)."""
+    Temperature: exp(score / T) fitted to whether the model's own best answer is right, so a confidence is
+    the chance the answer is right. Threshold: with a wrong date costing WRONG_DATE_COST right ones, an
+    answer pays while confidence x 1 > (1 - confidence) x WRONG_DATE_COST, above C / (1 + C). A threshold
+    swept over the calibration texts instead follows the handful of wrong answers in them (docs/dates.md);
+    how far the rule's falls behind the sweep's best on these texts is recorded."""
     seen = {(source_text(s, data.lowercase), o) for s, o, _ in data.train_pairs + data.test_pairs}
-    # Four times the test set: on fewer texts a handful of wrong answers moves the threshold by 0.2.
     held: list[Triple] = list(generate_pairs(4 * cfg.test_pairs, seed + 2, exclude=seen,
                                              normalise=lambda s: source_text(s, data.lowercase)))
     # The model's own answers, as it serves with no threshold and no temperature (the manifest's are reset first).
@@ -708,13 +710,15 @@ def calibrate_abstention(model: translate.TranslateModel, cfg: TranslateConfig, 
     confidences = np.exp(scores / temperature)
     dated = np.array([r.text is not None for r in results])
     no_answer_right = np.array([not t or no_such_day(t) for _, _, t in held])
-    best, best_value = 0.0, -np.inf
-    for threshold in np.round(np.arange(0.0, 1.0, 0.01), 2).tolist():
+
+    def value(threshold: float) -> float:  # right answers and right abstentions, minus the cost of wrong dates
         answered = dated & (confidences >= threshold)
-        value = (correct[answered].sum() + no_answer_right[~answered].sum()
-                 - WRONG_DATE_COST * (1 - correct[answered]).sum())
-        if value > best_value + 1e-9:
-            best, best_value = threshold, value
+        return float(correct[answered].sum() + no_answer_right[~answered].sum()
+                     - WRONG_DATE_COST * (1 - correct[answered]).sum())
+
+    threshold = round(WRONG_DATE_COST / (1 + WRONG_DATE_COST), 2)
+    sweep = {t: value(t) for t in np.round(np.arange(0.0, 1.0, 0.01), 2).tolist()}
+    swept = max(sweep, key=lambda t: (sweep[t], -t))
     test_results = answer(model, data.test_pairs)
     test_scores = np.array([r.score for r in test_results])
     test_correct = np.array([right(r, t) for r, (_, _, t) in zip(test_results, data.test_pairs, strict=True)],
@@ -724,15 +728,18 @@ def calibrate_abstention(model: translate.TranslateModel, cfg: TranslateConfig, 
              "a month and year": sum(date_precision(t) == "month" for _, _, t in held),
              "a year": sum(date_precision(t) == "year" for _, _, t in held)}
     return {
-        "abstain_below": best, "confidence_temperature": temperature,
+        "abstain_below": threshold, "confidence_temperature": temperature,
         "ece_test_uncalibrated": round(expected_calibration_error(np.exp(test_scores), test_correct), 4),
         "ece_test_calibrated": round(expected_calibration_error(np.exp(test_scores / temperature), test_correct), 4),
         "abstain_calibration": (
             f"{len(held)} generated texts (seed {seed + 2}), of which "
             + ", ".join(f"{n} {k}" for k, n in kinds.items())
             + f"; temperature {temperature} minimises the log-loss of exp(score / T) against the answer being right; "
-            f"abstain_below {best} maximises right answers minus {WRONG_DATE_COST:g} x wrong dates given; ECE over "
-            f"{CALIBRATION_BINS} bins on the {len(test_results)} test texts"),
+            f"abstain_below {threshold}: a wrong date given costs {WRONG_DATE_COST:g} right ones, so an answer pays "
+            f"above a calibrated confidence of {WRONG_DATE_COST:g}/{1 + WRONG_DATE_COST:g}; on these texts right "
+            f"answers minus {WRONG_DATE_COST:g} x wrong dates is {sweep[threshold]:.0f} at it, {sweep[swept]:.0f} at "
+            f"the best swept threshold ({swept}), {sweep[0.0]:.0f} with none; ECE over {CALIBRATION_BINS} bins on the "
+            f"{len(test_results)} test texts"),
     }
 
 
