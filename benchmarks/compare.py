@@ -51,7 +51,7 @@ def main() -> None:
         servers = {(side, mode): start_checkout(path, mode) for side, path in sides.items() for mode in modes}
         try:
             print("endpoint,batching,connections,rps_before,rps_after,rps_ratio,p50_before,p50_after,"
-                  "p99_before,p99_after", flush=True)
+                  "p99_before,p99_after,round_rps_ratios", flush=True)
             for name in args.endpoints.split(","):
                 path, body = targets[name]
                 for mode in args.modes.split(","):
@@ -68,8 +68,11 @@ def main() -> None:
                                for side in sides}
                         errors = sum(r["errors"] for side in sides for r in runs[side])
                         b, a = med["before"], med["after"]
+                        # Each round's ratio too: the medians alone hide how far one round swings from the next.
+                        ratios = ";".join(f"{ra['rps'] / rb['rps']:.2f}"
+                                          for rb, ra in zip(runs["before"], runs["after"], strict=True))
                         print(f"{name},{mode},{c},{b['rps']:.0f},{a['rps']:.0f},{a['rps'] / b['rps']:.3f},"
-                              f"{b['p50']:.3f},{a['p50']:.3f},{b['p99']:.2f},{a['p99']:.2f}"
+                              f"{b['p50']:.3f},{a['p50']:.3f},{b['p99']:.2f},{a['p99']:.2f},{ratios}"
                               + (f",ERRORS={errors:.0f}" if errors else ""), flush=True)
         finally:
             for process, _ in servers.values():
