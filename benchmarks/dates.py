@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from app.errors import InputError  # noqa: E402
 from app.processing.grammar import calendar_problem  # noqa: E402
 from training.data.dates import is_answer, read_handwritten  # noqa: E402
-from training.train import answer, no_such_day, served  # noqa: E402
+from training.train import answer, label_kind, served  # noqa: E402
 
 PERIODS = {"month": 7, "year": 4}  # dateparser's period -> the ISO text's length
 
@@ -64,14 +64,6 @@ def ours(model_dir: Path, rows: list[tuple[str, str, str]]) -> tuple[list[str], 
     return results, refused
 
 
-def kind(iso: str) -> str:
-    if not iso:
-        return "none"
-    if no_such_day(iso):
-        return "impossible"
-    return "date" if len(iso) == 10 else "partial"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "dates" / "1")
@@ -88,7 +80,7 @@ def main() -> None:
 
     kinds: dict[str, list[int]] = {"date": [], "partial": [], "impossible": [], "none": []}
     for k, (_, _, iso) in enumerate(rows):
-        kinds[kind(iso)].append(k)
+        kinds[label_kind(iso)].append(k)
     lines = [f"hand-written set (training/data/dates_handwritten.tsv): {len(kinds['date'])} texts with a date, "
              f"{len(kinds['partial'])} with a month or a year only, {len(kinds['impossible'])} naming a day that "
              f"does not exist, {len(kinds['none'])} with no date", "",
@@ -104,7 +96,7 @@ def main() -> None:
                      f"{abstained:>14.1%} {not_real:>9} {refusals:>8} {seconds:>8.1f}")
     lines += ["", "misses (text | order | expected | seqserve | dateparser); for a day that does not exist, '-' "
               "(no answer) is right:"]
-    expected = ["" if kind(iso) == "impossible" else iso for _, _, iso in rows]
+    expected = ["" if label_kind(iso) == "impossible" else iso for _, _, iso in rows]
     lines += [f"  {text} | {order} | {iso or '-'} | {mine[k] or '-'} | {theirs[k] or '-'}"
               for k, (text, order, iso) in enumerate(rows) if mine[k] != expected[k] or theirs[k] != expected[k]]
     report = "\n".join(lines)

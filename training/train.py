@@ -656,6 +656,16 @@ def no_such_day(target: str) -> bool:
     return bool(target) and is_answer(target) and calendar_problem(target) is not None
 
 
+def label_kind(target: str) -> str:
+    """What a dates label says: `none` (no date), `impossible` (a day that does not exist), `date` (a full
+    date) or `partial` (a month and year, or a year)."""
+    if not target:
+        return "none"
+    if no_such_day(target):
+        return "impossible"
+    return "date" if date_precision(target) == "day" else "partial"
+
+
 def right(result: translate.Translation, target: str) -> bool:
     """Exact match; for a text with no date, or naming a day that does not exist, no answer is the right one."""
     if no_such_day(target):
@@ -763,9 +773,8 @@ def evaluate_generated_kinds(model: translate.TranslateModel, triples: list[Trip
     """On the held-out generated texts: days that do not exist answered with a date (the target is 0), and
     partial dates answered exactly, at their precision."""
     results = answer(model, triples)
-    impossible = [k for k, (_, _, t) in enumerate(triples) if no_such_day(t)]
-    partial = [k for k, (_, _, t) in enumerate(triples) if date_precision(t) in ("month", "year")
-               and not no_such_day(t)]
+    impossible = [k for k, (_, _, t) in enumerate(triples) if label_kind(t) == "impossible"]
+    partial = [k for k, (_, _, t) in enumerate(triples) if label_kind(t) == "partial"]
     return {"test_impossible": len(impossible),
             "test_impossible_answered_with_a_date": sum(results[k].text is not None for k in impossible),
             "test_partial": len(partial),
@@ -777,18 +786,16 @@ def evaluate_handwritten(model: translate.TranslateModel) -> dict[str, Any]:
     """Full dates, partial dates, days that do not exist and texts with no date, each counted apart."""
     triples: list[Triple] = list(read_handwritten())
     results = answer(model, triples)
-    kinds: dict[str, list[int]] = {"dates": [], "partial": [], "impossible": [], "none": []}
+    kinds: dict[str, list[int]] = {"date": [], "partial": [], "impossible": [], "none": []}
     for k, (_, _, target) in enumerate(triples):
-        kind = ("none" if not target else "impossible" if no_such_day(target)
-                else "dates" if date_precision(target) == "day" else "partial")
-        kinds[kind].append(k)
+        kinds[label_kind(target)].append(k)
 
     def share(members: list[int]) -> float:
         return round(sum(right(results[k], triples[k][2]) for k in members) / max(1, len(members)), 4)
 
     return {
-        "handwritten_exact_match": share(kinds["dates"]),
-        "handwritten_dates": len(kinds["dates"]),
+        "handwritten_exact_match": share(kinds["date"]),
+        "handwritten_dates": len(kinds["date"]),
         "handwritten_partial_exact_match": share(kinds["partial"]),
         "handwritten_partial_dates": len(kinds["partial"]),
         "handwritten_impossible_answered_with_a_date": sum(results[k].text is not None for k in kinds["impossible"]),
