@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import re
 import struct
 from collections import Counter
 from pathlib import Path
@@ -135,6 +136,22 @@ def test_impossible_days_are_named_with_what_is_wrong() -> None:
     # every layout: numbers, ISO, headers and words in each language
     texts = " ".join(source.lower() for source, _, _ in pairs)
     assert all(name in texts for name in ("avril", "april", "abril", "aprile", "février", "februar", "feb"))
+
+
+def test_layouts_beyond_words_and_numbers_are_written() -> None:
+    rng = np.random.default_rng(0)
+    day = dt.date(2005, 6, 1)
+    assert dates.spelled_year(1984, rng) == "nineteen eighty-four"
+    assert dates.spelled_year(1905, rng) == "nineteen oh five"
+    assert dates.spelled_year(1900, rng) == "nineteen hundred"
+    assert dates.spelled_year(2005, rng) in ("two thousand five", "two thousand and five")
+    assert re.fullmatch(r"0?1[. /-]+VI[. /-]+2005", dates.roman_month(day, rng, short=False))
+    assert {dates.compact(day, rng, short=True) for _ in range(40)} >= {"01JUN05", "01-JUN-05"}
+    # all of them, a web server's log line and times as other languages write them, reach the training texts
+    texts = [source for source, _, iso in generate_pairs(20_000, seed=3)]
+    for pattern in (r"\b[IVX]+\b", r"\d\d[A-Za-z]{3}\d\d", r"\[\d\d/\w{3}/\d{4}:", r"(?i)nineteen|thousand",
+                    r"(?i)\d uur|ore \d|\d uhr|\d h \d\d"):
+        assert sum(bool(re.search(pattern, text)) for text in texts) > 20, pattern
 
 
 def test_handwritten_set_is_kept_apart_from_what_the_generator_writes() -> None:

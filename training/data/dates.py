@@ -113,6 +113,31 @@ TEENS = ("tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth"
          "eighteenth", "nineteenth")
 
 
+CARDINAL_ONES = ("", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                 "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
+CARDINAL_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+ROMAN_MONTHS = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
+
+
+def _cardinal(n: int) -> str:
+    """1-99 in English words."""
+    if n < 20:
+        return CARDINAL_ONES[n]
+    return CARDINAL_TENS[n // 10] + ("" if n % 10 == 0 else "-" + CARDINAL_ONES[n % 10])
+
+
+def spelled_year(year: int, rng: Rng) -> str:
+    """A year in English words as people say it: nineteen eighty-four, nineteen oh five, two thousand five,
+    twenty twenty."""
+    century, rest = divmod(year, 100)
+    if century == 20 and (rest < 10 or rng.random() < 0.3):
+        return "two thousand" + ("" if rest == 0 else _choice(rng, (" ", " and ")) + _cardinal(rest))
+    head = _cardinal(century)
+    if rest == 0:
+        return head + " hundred"
+    return head + (" oh " + CARDINAL_ONES[rest] if rest < 10 else " " + _cardinal(rest))
+
+
 def _spelled_ordinal(day: int) -> str:
     if day < 10:
         return ONES[day]
@@ -254,6 +279,8 @@ def worded(date: Day, rng: Rng, short: bool) -> str:
     if lang == "en":
         if rng.random() < 0.15:
             d = _spelled_ordinal(date.day)
+        if not short and rng.random() < 0.08:
+            y = spelled_year(date.year, rng)
         forms += [f"the {d} of {m}{comma} {y}", f"{d} of {m}{comma} {y}", f"{m} the {d}{comma} {y}",
                   f"{m} {d} {y}", f"{d} day of {m}, {y}"]
         if not short:
@@ -293,6 +320,21 @@ def numeric(date: Day, rng: Rng, short: bool, order: str) -> tuple[str, list[str
     return text, parts
 
 
+def roman_month(date: Day, rng: Rng, short: bool) -> str:
+    """Day, the month in Roman numerals, year: 28.II.2023, as Polish, Italian and Romanian records write it."""
+    sep = _choice(rng, (".", ".", " ", "-", "/", ". "))
+    day = f"{date.day:02d}" if rng.random() < 0.4 else str(date.day)
+    return f"{day}{sep}{ROMAN_MONTHS[date.month - 1]}{sep}{_year(date.year, short, rng, apostrophe=False)}"
+
+
+def compact(date: Day, rng: Rng, short: bool) -> str:
+    """Day, English month abbreviation and year run together, as airline, military and database dumps write
+    them: 01JUN05, 01-JUN-2005."""
+    month = _names("en")[1][date.month - 1].rstrip(".")[:3].upper()
+    sep = _choice(rng, ("", "", "-", " "))
+    return f"{date.day:02d}{sep}{month}{sep}{_year(date.year, short, rng, apostrophe=False)}"
+
+
 def iso_like(date: Day, rng: Rng) -> str:
     """Year first, month and day padded: ISO 8601 with its separator or another, or none at all."""
     sep = _choice(rng, ("-", "-", "/", ".", "", " ", "_"))
@@ -307,11 +349,12 @@ def iso_like(date: Day, rng: Rng) -> str:
 
 
 def header(date: Day, rng: Rng) -> str:
-    """E-mail (RFC 2822), HTTP (RFC 9110 and its obsolete forms) and C `asctime` dates."""
+    """E-mail (RFC 2822), HTTP (RFC 9110 and its obsolete forms), C `asctime` and web-server log (Common Log
+    Format) dates."""
     _, months_abbr, days, days_abbr = _names("en")
     mon, wd, wide = months_abbr[date.month - 1], days_abbr[date.weekday()], days[date.weekday()]
     clock = _clock(rng, seconds=True, twelve_hour=False)
-    form = rng.integers(4)
+    form = rng.integers(5)
     if form == 0:
         zone = _choice(rng, ("+0000", "-0700", "+0100", "+0530", "GMT", "UT", "EST", "-0000"))
         day = str(date.day) if rng.random() < 0.5 else f"{date.day:02d}"
@@ -321,7 +364,10 @@ def header(date: Day, rng: Rng) -> str:
     if form == 2:  # RFC 850 has two-digit years: only for the years they can mean
         year = f"{date.year % 100:02d}" if 1950 <= date.year <= 2049 else str(date.year)
         return f"{wide}, {date.day:02d}-{mon}-{year} {clock} GMT"
-    return f"{wd} {mon} {date.day:>2} {clock} {date.year}"
+    if form == 3:
+        return f"{wd} {mon} {date.day:>2} {clock} {date.year}"
+    zone = _choice(rng, ("-0700", "+0000", "+0100", "+0200", "-0500"))
+    return f"[{date.day:02d}/{mon}/{date.year}:{clock} {zone}]"
 
 
 def _clock(rng: Rng, seconds: bool = False, twelve_hour: bool | None = None) -> str:
@@ -337,6 +383,12 @@ def _clock(rng: Rng, seconds: bool = False, twelve_hour: bool | None = None) -> 
 
 
 def time_of_day(rng: Rng) -> str:
+    roll = rng.random()
+    if roll < 0.25:  # as other languages write it: 21.00 uur, ore 21, 8 h 30, 21 Uhr
+        hour, minute = int(rng.integers(24)), int(rng.integers(60))
+        return _choice(rng, (f"{hour}.{minute:02d}", f"{hour}.{minute:02d} uur", f"{hour} uur", f"ore {hour}",
+                             f"ore {hour}:{minute:02d}", f"{hour} Uhr", f"{hour}.{minute:02d} Uhr",
+                             f"{hour} h {minute:02d}", f"{hour} h", f"{hour}h", f"{hour} horas", f"kl. {hour}"))
     roll = rng.random()
     if roll < 0.15:
         return f"{int(rng.integers(24))}h{int(rng.integers(60)):02d}"
@@ -442,7 +494,8 @@ def _dressed(text: str, rng: Rng, with_time: bool, numbers: bool = True) -> str:
     (`date:28-02-2023`, `scan_20181105`); with `numbers`, maybe numbers that are not part of it (around a lone
     year or month, words only: a number there could be its day)."""
     if with_time and rng.random() < 0.2:
-        text += _choice(rng, (" ", " ", ", ", " at ", " @ ", " - ", " à ", " um ", " a las ", " alle ")) \
+        text += _choice(rng, (" ", " ", ", ", " at ", " @ ", " - ", " à ", " um ", " a las ", " alle ", " om ",
+                                    " às ", " alle ore ")) \
             + time_of_day(rng)
     if rng.random() < 0.2:
         prefix = _choice(rng, PREFIXES)
@@ -496,8 +549,8 @@ def filler(rng: Rng, numbers: bool = True) -> str:
         elif roll < 0.8 or not numbers:
             words.append(_choice(rng, PREFIXES).strip(" :([") or "on")
         else:
-            words.append(_choice(rng, ("#", "no. ", "ref ", "id ", "", "page ", "room ", "x")) +
-                         str(int(rng.integers(0, 100_000))))
+            words.append(_choice(rng, ("#", "no. ", "ref ", "id ", "", "", "page ", "room ", "x")) +
+                         str(int(rng.integers(0, 100 if rng.random() < 0.5 else 100_000))))
     return " ".join(words) + _choice(rng, ("", "", ":", ",", " -"))
 
 
@@ -513,7 +566,11 @@ def non_date(rng: Rng) -> str:
         lang = _choice(rng, LANGUAGES)
         date = random_date(rng)
         month = _month(lang, date.month, rng)
-        return _choice(rng, (month, f"{_day(lang, date.day, rng)} {month}", f"{month} {_day(lang, date.day, rng)}"))
+        day = _day(lang, date.day, rng)
+        later = random_date(rng)
+        return _choice(rng, (month, f"{day} {month}", f"{month} {day}",
+                             f"{month} {day} {_clock(rng, seconds=True, twelve_hour=False)}",  # a syslog line
+                             f"{month} {day} - {_month(lang, later.month, rng)} {_day(lang, later.day, rng)}"))
     if roll < 0.68:  # two numbers: day and month, or a month and a two-digit year with nothing to tell them apart
         date = random_date(rng)
         return _choice(rng, (f"{date.month}/{date.year % 100:02d}", f"{date.month}/{date.day}",
@@ -636,17 +693,21 @@ def generate_pair(rng: Rng) -> Pair:
     else:
         date = random_date(rng, EARLY_FIRST, LAST) if rng.random() < 0.1 else random_date(rng)
     family = rng.random()
-    if family < 0.32:
+    if family < 0.3:
         # Written in one order; where the numbers allow other readings the caller's order decides.
         written = _choice(rng, DATE_ORDERS)
         text, parts = numeric(date, rng, short, written)
         meant = read_numeric(parts, caller_order)
         assert meant is not None
         date = meant
+    elif family < 0.32:
+        text = roman_month(date, rng, short)
     elif family < 0.45:
         text = iso_like(date, rng)
     elif family < 0.52:
         text = header(date, rng)
+    elif family < 0.54:
+        text = compact(date, rng, short)
     else:
         text = worded(date, rng, short)
     return _dressed(text, rng, with_time=family >= 0.52 or family < 0.32), caller_order, date.isoformat()
