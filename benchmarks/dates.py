@@ -1,6 +1,7 @@
-"""The dates model against dateparser on the hand-written yardstick (training/data/dates_handwritten.tsv).
+"""The dates model against dateparser on a hand-written yardstick (training/data/dates_handwritten.tsv, or
+with --set the second one, dates_handwritten_unseen.tsv, never used to change the generator).
 
-    python benchmarks/dates.py [--model models/dates/1] [--out docs/results/dates-handwritten.txt]
+    python benchmarks/dates.py [--model models/dates/1] [--set FILE] [--out docs/results/dates-handwritten.txt]
 
 Both get each text with its writer's date order (dateparser's DATE_ORDER setting). dateparser gets its
 best shot: `parse` requiring day, month and year, then `search_dates` for a date inside longer text, then,
@@ -24,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.errors import InputError  # noqa: E402
 from app.processing.grammar import calendar_problem  # noqa: E402
-from training.data.dates import is_answer, read_handwritten  # noqa: E402
+from training.data.dates import HANDWRITTEN, is_answer, read_handwritten  # noqa: E402
 from training.train import answer, label_kind, served  # noqa: E402
 
 PERIODS = {"month": 7, "year": 4}  # dateparser's period -> the ISO text's length
@@ -67,10 +68,11 @@ def ours(model_dir: Path, rows: list[tuple[str, str, str]]) -> tuple[list[str], 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "dates" / "1")
+    parser.add_argument("--set", type=Path, default=HANDWRITTEN, help="the hand-written file to read")
     parser.add_argument("--out", type=Path, default=None, help="also write the table and every miss here")
     args = parser.parse_args()
 
-    rows = read_handwritten()
+    rows = read_handwritten(args.set)
     started = time.perf_counter()
     mine, refused = ours(args.model, rows)
     mine_s = time.perf_counter() - started
@@ -81,7 +83,7 @@ def main() -> None:
     kinds: dict[str, list[int]] = {"date": [], "partial": [], "impossible": [], "none": []}
     for k, (_, _, iso) in enumerate(rows):
         kinds[label_kind(iso)].append(k)
-    lines = [f"hand-written set (training/data/dates_handwritten.tsv): {len(kinds['date'])} texts with a date, "
+    lines = [f"hand-written set ({args.set.name}): {len(kinds['date'])} texts with a date, "
              f"{len(kinds['partial'])} with a month or a year only, {len(kinds['impossible'])} naming a day that "
              f"does not exist, {len(kinds['none'])} with no date", "",
              f"{'':12} {'exact on dates':>15} {'exact on partial':>17} {'impossible dated':>17} "

@@ -15,6 +15,7 @@ from app.processing.grammar import calendar_problem
 from training.data import dates
 from training.data.dates import (
     HANDWRITTEN,
+    HANDWRITTEN_UNSEEN,
     LANGUAGES,
     as_written,
     generate_pairs,
@@ -159,8 +160,11 @@ def test_handwritten_set_is_kept_apart_from_what_the_generator_writes() -> None:
     assert len([r for r in rows if r[2]]) >= 300 and len([r for r in rows if not r[2]]) >= 40
     kinds = Counter(kind(iso) for _, _, iso in rows)
     assert kinds["impossible"] >= 30 and kinds["partial"] >= 25
+    unseen = read_handwritten(HANDWRITTEN_UNSEEN)
+    assert Counter(kind(iso) for _, _, iso in unseen).keys() == {"date", "partial", "impossible", "none"}
     generated = {source.lower() for source, _, _ in generate_pairs(50_000, seed=0)}
-    assert not [text for text, _, _ in rows if text.lower() in generated]
+    assert not [text for text, _, _ in rows + unseen if text.lower() in generated]
+    assert not {text for text, _, _ in rows} & {text for text, _, _ in unseen}
 
 
 def test_handwritten_reader_refuses_bad_rows(tmp_path: Path) -> None:

@@ -63,8 +63,11 @@ def test_dates_manifest_names_its_grammar_orders_and_measures(smoke_repo: Path) 
     assert metrics["handwritten_dates"] >= 300 and metrics["handwritten_invalid_dates"] == 0
     assert metrics["handwritten_impossible"] >= 30 and metrics["handwritten_partial_dates"] >= 25
     assert metrics["test_impossible"] > 0 and metrics["test_partial"] > 0
+    assert metrics["unseen_handwritten_dates"] >= 50 and metrics["unseen_handwritten_impossible"] >= 5
+    assert metrics["unseen_handwritten_no_dates"] >= 5 and metrics["unseen_handwritten_partial_dates"] >= 5
     for key in ("test_exact_match", "handwritten_exact_match", "handwritten_no_date_abstained",
                 "ambiguous_numeric_exact_match", "handwritten_partial_exact_match", "test_partial_exact_match",
+                "unseen_handwritten_exact_match", "unseen_handwritten_no_date_abstained",
                 "ece_test_uncalibrated", "ece_test_calibrated"):
         assert 0 <= metrics[key] <= 1
     words = json.loads((smoke_repo / "words" / "1" / "manifest.json").read_text())["preprocessing"]

@@ -35,6 +35,7 @@ TWO_DIGIT_CENTURY_PIVOT = 50  # 00-49 -> 20xx, 50-99 -> 19xx
 MAX_SOURCE_LEN = 64
 DEFAULT_DATE_ORDER = "DMY"
 HANDWRITTEN = Path(__file__).with_name("dates_handwritten.tsv")
+HANDWRITTEN_UNSEEN = Path(__file__).with_name("dates_handwritten_unseen.tsv")  # never used to change the generator
 
 Pair = tuple[str, str, str]  # (source, date order, iso or "")
 Rng = np.random.Generator
