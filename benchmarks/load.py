@@ -77,11 +77,18 @@ def bodies(work: Path, peer_request: Path | None) -> dict[str, tuple[str, Path]]
     return result
 
 
-def start(repo: Path, port: int, env_extra: dict[str, str], checkout: Path = ROOT) -> subprocess.Popen[bytes]:
-    """`python -m app` of `checkout` over the model repository `repo`, on loopback, once it is ready."""
+def pinned(cpus: str | None) -> list[str]:
+    """The prefix that runs a command on `cpus` only (taskset's list, "1" or "0,2"); none for None."""
+    return ["taskset", "-c", cpus] if cpus else []
+
+
+def start(repo: Path, port: int, env_extra: dict[str, str], checkout: Path = ROOT,
+          cpus: str | None = None) -> subprocess.Popen[bytes]:
+    """`python -m app` of `checkout` over the model repository `repo`, on loopback, once it is ready; with `cpus`,
+    every thread of it on those CPUs."""
     env = {**os.environ, "SEQSERVE_MODEL_DIR": str(repo), "SEQSERVE_DEVICE": "cpu", "SEQSERVE_LOG_LEVEL": "warning",
            "SEQSERVE_WORKERS": "1", "SEQSERVE_GRPC_PORT": "0", **env_extra}  # one process unless asked
-    process = subprocess.Popen([sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
+    process = subprocess.Popen([*pinned(cpus), sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)],
                                cwd=checkout, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -95,11 +102,12 @@ def start(repo: Path, port: int, env_extra: dict[str, str], checkout: Path = ROO
     raise SystemExit("server did not become ready")
 
 
-def wrk(url: str, body: Path, connections: int, duration: int, env: dict[str, str] | None = None) -> dict[str, float]:
-    """`env`: CONTENT_TYPE and EXTRA_HEADER for post.lua."""
+def wrk(url: str, body: Path, connections: int, duration: int, env: dict[str, str] | None = None,
+        cpus: str | None = None) -> dict[str, float]:
+    """`env`: CONTENT_TYPE and EXTRA_HEADER for post.lua; `cpus`: run wrk on those CPUs only."""
     threads = 1 if connections == 1 else 2
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "--latency",
+        [*pinned(cpus), "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "--latency",
          "-s", str(HERE / "post.lua"), url],
         env={**os.environ, "BODY_FILE": str(body), **(env or {})}, capture_output=True, text=True, check=True,
     ).stdout
