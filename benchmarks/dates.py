@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from app.errors import InputError  # noqa: E402
 from app.processing.grammar import calendar_problem  # noqa: E402
 from training.data.dates import HANDWRITTEN, is_answer, read_handwritten  # noqa: E402
-from training.train import answer, label_kind, served  # noqa: E402
+from training.train import answer, indices_by_kind, label_kind, served  # noqa: E402
 
 PERIODS = {"month": 7, "year": 4}  # dateparser's period -> the ISO text's length
 
@@ -80,9 +80,7 @@ def main() -> None:
     theirs = [dateparser_answer(text, order) for text, order, _ in rows]
     theirs_s = time.perf_counter() - started
 
-    kinds: dict[str, list[int]] = {"date": [], "partial": [], "impossible": [], "none": []}
-    for k, (_, _, iso) in enumerate(rows):
-        kinds[label_kind(iso)].append(k)
+    kinds = indices_by_kind([iso for _, _, iso in rows])
     lines = [f"hand-written set ({args.set.name}): {len(kinds['date'])} texts with a date, "
              f"{len(kinds['partial'])} with a month or a year only, {len(kinds['impossible'])} naming a day that "
              f"does not exist, {len(kinds['none'])} with no date", "",

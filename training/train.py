@@ -668,6 +668,14 @@ def label_kind(target: str) -> str:
     return "date" if date_precision(target) == "day" else "partial"
 
 
+def indices_by_kind(targets: list[str]) -> dict[str, list[int]]:
+    """The positions of each `label_kind`: none, impossible, date, partial (each key present)."""
+    kinds: dict[str, list[int]] = {"date": [], "partial": [], "impossible": [], "none": []}
+    for k, target in enumerate(targets):
+        kinds[label_kind(target)].append(k)
+    return kinds
+
+
 def right(result: translate.Translation, target: str) -> bool:
     """Exact match; for a text with no date, or naming a day that does not exist, no answer is the right one."""
     if no_such_day(target):
@@ -777,8 +785,8 @@ def evaluate_generated_kinds(model: translate.TranslateModel, triples: list[Trip
     """On the held-out generated texts: days that do not exist answered with a date (the target is 0), and
     partial dates answered exactly, at their precision."""
     results = answer(model, triples)
-    impossible = [k for k, (_, _, t) in enumerate(triples) if label_kind(t) == "impossible"]
-    partial = [k for k, (_, _, t) in enumerate(triples) if label_kind(t) == "partial"]
+    kinds = indices_by_kind([t for _, _, t in triples])
+    impossible, partial = kinds["impossible"], kinds["partial"]
     return {"test_impossible": len(impossible),
             "test_impossible_answered_with_a_date": sum(results[k].text is not None for k in impossible),
             "test_partial": len(partial),
@@ -797,9 +805,7 @@ def evaluate_handwritten(model: translate.TranslateModel, path: Path, prefix: st
     """Full dates, partial dates, days that do not exist and texts with no date, each counted apart."""
     triples: list[Triple] = list(read_handwritten(path))
     results = answer(model, triples)
-    kinds: dict[str, list[int]] = {"date": [], "partial": [], "impossible": [], "none": []}
-    for k, (_, _, target) in enumerate(triples):
-        kinds[label_kind(target)].append(k)
+    kinds = indices_by_kind([t for _, _, t in triples])
 
     def share(members: list[int]) -> float:
         return round(sum(right(results[k], triples[k][2]) for k in members) / max(1, len(members)), 4)
