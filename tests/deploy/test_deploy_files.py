@@ -108,7 +108,12 @@ def test_the_image_start_command_serves_outside_docker() -> None:
         while subprocess.run(healthcheck, env=env, timeout=10).returncode != 0:
             assert time.monotonic() < deadline and process.poll() is None
             time.sleep(0.3)
+        # The image starts a worker per core: the healthcheck may have reached one while another still loads.
         models = httpx.get(f"http://127.0.0.1:{port}/models").json()["models"]
+        while {m["state"] for m in models} != {"ready"}:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.3)
+            models = httpx.get(f"http://127.0.0.1:{port}/models").json()["models"]
         assert {m["provider"] for m in models} == {"CPUExecutionProvider"}
     finally:
         process.terminate()
