@@ -99,10 +99,15 @@ def main() -> None:
     expected = ["" if label_kind(iso) == "impossible" else iso for _, _, iso in rows]
     lines += [f"  {text} | {order} | {iso or '-'} | {mine[k] or '-'} | {theirs[k] or '-'}"
               for k, (text, order, iso) in enumerate(rows) if mine[k] != expected[k] or theirs[k] != expected[k]]
+    emit(lines, args.out)
+
+
+def emit(lines: list[str], out: Path | None) -> None:
+    """Print the report, and write it to `out` when given."""
     report = "\n".join(lines)
     print(report)
-    if args.out:
-        args.out.write_text(report + "\n")
+    if out:
+        out.write_text(report + "\n")
 
 
 if __name__ == "__main__":
