@@ -39,6 +39,7 @@ from training.data.dates import (
     ambiguous_numeric_pairs,
     generate_pairs,
     is_answer,
+    month_names,
     read_handwritten,
     yardstick_keys,
 )
@@ -530,7 +531,7 @@ def translator_preprocessing(data: TranslatorData, abstain_below: float = 0.0,
     if data.dates:
         pre |= {"output_grammar": "iso_date_as_written", "date_orders": list(DATE_ORDERS),
                 "default_date_order": DEFAULT_DATE_ORDER, "abstain_below": abstain_below,
-                "confidence_temperature": temperature}
+                "confidence_temperature": temperature, "month_names": month_names()}
     return pre
 
 

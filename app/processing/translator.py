@@ -4,8 +4,11 @@ and the answer it gives or abstains from.
 An answer is `text: None` with a reason when nothing of the text is left to read, when a grammar-masked
 model finds no date (its best output is empty), when the date it reads does not exist (the grammar's
 `problem`: "no 31 April"), when its confidence is below the model's `abstain_below`, or when the date is
-coarser than the caller's `min_precision`. Confidence is the output's probability calibrated by the
-model's temperature: exp(score / temperature), measured to match how often such answers are right.
+coarser than the caller's `min_precision`. A dates model's month that the text does not name
+(`app/processing/months.py`) is dropped: the answer is the year alone, and `beams` keep what the model
+wrote. Confidence is the output's probability calibrated by the model's temperature: exp(score /
+temperature), measured to match how often such answers are right (for a dropped month, the probability
+of what the model wrote, a lower bound on its year's).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 
 from app.processing.decoding import Hypothesis, beam_decode, greedy_decode
 from app.processing.grammar import PRECISIONS, TokenGrammar, date_precision
+from app.processing.months import MonthNames
 from app.processing.text import CharVocab, pad_batch
 from app.runtime.base import Backend
 
@@ -48,13 +52,15 @@ def at_least(translation: Translation, min_precision: str | None) -> Translation
 
 class Translator:
     def __init__(self, backend: Backend, target_vocab: CharVocab, max_target_len: int,
-                 grammar: TokenGrammar | None, abstain_below: float, temperature: float = 1.0) -> None:
+                 grammar: TokenGrammar | None, abstain_below: float, temperature: float = 1.0,
+                 months: tuple[MonthNames, CharVocab] | None = None) -> None:
         self.backend = backend
         self.target_vocab = target_vocab
         self.max_target_len = max_target_len
         self.grammar = grammar
         self.abstain_below = abstain_below
         self.temperature = temperature
+        self.months = months  # the month names, and the source vocabulary to read the text they are looked for in
 
     def translate(self, sequences: list[list[int]], beam_size: int,
                   attention: list[np.ndarray] | None = None) -> list[Translation]:
@@ -86,11 +92,14 @@ class Translator:
             hypotheses = [[h] for h in greedy_decode(step, hidden, self.max_target_len, self.grammar)]
         else:
             hypotheses = beam_decode(step, hidden, self.max_target_len, beam_size, self.grammar)
-        return [self._translation(h) for h in hypotheses]
+        return [self._translation(h, source) for h, source in zip(hypotheses, sequences, strict=True)]
 
-    def _translation(self, hypotheses: list[Hypothesis]) -> Translation:
+    def _translation(self, hypotheses: list[Hypothesis], source: list[int]) -> Translation:
         beams = [(self.target_vocab.decode(h.ids), h.score) for h in hypotheses]
         text, score = beams[0]
+        if self.months is not None:
+            names, source_vocab = self.months
+            text = names.keep(source_vocab.decode(source), text)
         confidence = float(np.exp(score / self.temperature))
         if self.grammar is not None and text == "":
             return Translation(None, score, beams, NO_DATE, confidence)

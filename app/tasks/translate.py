@@ -3,8 +3,9 @@
 A model's manifest may name an output grammar (dates: `iso_date_as_written`, so only dates, months and
 years can be decoded, and a day that does not exist is refused with its reason), the date orders it takes
 (the caller's reading of ambiguous numeric dates, given to the model as a marker before the text), the
-temperature that calibrates its confidence, and a confidence below which it abstains. The decoding and the abstention
-live in app/processing/translator.py; this module is the task's contract.
+temperature that calibrates its confidence, a confidence below which it abstains, and the month names a month
+it writes must be found by in the text. The decoding and the abstention live in app/processing/translator.py;
+this module is the task's contract.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from app.errors import InputError
 from app.processing.grammar import PRECISIONS, TokenGrammar
+from app.processing.months import MonthNames
 from app.processing.text import DATE_ORDERS, ORDER_MARKERS, CharVocab, source_text
 from app.processing.translator import Translation, Translator, at_least
 from app.repository.manifest import Manifest, TensorSpec
@@ -108,8 +110,10 @@ class TranslateModel(TaskModel[TranslateRequest, list[Translation]]):
         self.date_orders: tuple[str, ...] = tuple(pre.get("date_orders", ()))
         self.default_date_order: str | None = pre.get("default_date_order")
         self.abstain_below = float(pre.get("abstain_below", 0.0))
+        months = MonthNames.from_manifest(pre["month_names"]) if "month_names" in pre else None
         self.translator = Translator(backend, self.target_vocab, self.max_target_len, self.grammar, self.abstain_below,
-                                     float(pre.get("confidence_temperature", 1.0)))
+                                     float(pre.get("confidence_temperature", 1.0)),
+                                     (months, self.source_vocab) if months is not None else None)
         # Marker characters are in the vocabulary, but no text may bring one: they are the caller's option.
         self.known = set(self.source_vocab.chars) - set(ORDER_MARKERS.values())
 

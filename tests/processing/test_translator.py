@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from app.processing.grammar import TokenGrammar
+from app.processing.months import MonthNames
 from app.processing.text import EOS, CharVocab
 from app.processing.translator import NO_DATE, NO_SUCH_DATE, Translator, at_least
+from training.data.dates import month_names
 
 VOCAB = CharVocab(tuple("-0123456789"))
 
@@ -74,3 +76,12 @@ def test_no_date_and_low_confidence() -> None:
     assert calibrated.confidence == pytest.approx(math.exp(sure.score / 2.0)) and calibrated.text == "1998-03-03"
     unsure = translate("1998-03-03", p=0.6, abstain_below=0.5)
     assert unsure.text is None and unsure.reason is not None and "not sure" in unsure.reason
+
+
+def test_a_month_the_text_does_not_name_is_dropped_and_kept_in_the_beams() -> None:
+    source = CharVocab(tuple("abcdefghijklmnopqrstuvwxyz0123456789 ,."))
+    translator = Translator(ScriptedBackend("1961-01"), VOCAB, 11, TokenGrammar.named("iso_date_as_written", VOCAB),
+                            0.0, months=(MonthNames.from_manifest(month_names()), source))
+    invented, named = translator.translate([source.encode("vintage 1961, bordeaux"), source.encode("jan 1961")], 1)
+    assert (invented.text, invented.precision, invented.beams[0][0]) == ("1961", "year", "1961-01")
+    assert (named.text, named.precision) == ("1961-01", "month")

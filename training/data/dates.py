@@ -200,6 +200,16 @@ def _name_table() -> tuple[dict[str, int], frozenset[str]]:
     return months, frozenset(weekdays)
 
 
+def month_names() -> dict[str, list[str]]:
+    """Each month's names in every language the generator writes, and its Roman numeral: what the served
+    model checks a month it writes against (`app/processing/months.py`), saved in the manifest."""
+    months, _ = _name_table()
+    table = {str(m): [ROMAN_MONTHS[m - 1].lower()] for m in range(1, 13)}
+    for name, month in sorted(months.items()):
+        table[str(month)].append(name)
+    return table
+
+
 def readable_misspelling(text: str, month: int) -> bool:
     """A misspelt month name that a careful reader still reads as `month`: nearer to a name of that month,
     in any language, than to any name of another month, and not a weekday's name. Other misspellings

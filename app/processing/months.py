@@ -1,0 +1,92 @@
+"""Whether a text names the month a dates model wrote: a number that can be that month, one of its names in
+a language the model reads (also with a typo a reader still reads as that month), or its Roman numeral.
+
+A month the text does not name is the model's own (`Copyright 2019 Acme Inc.` read as August 2019, with
+high confidence, so no threshold catches it); the translator then answers the year alone. The names come
+from the model's manifest (`month_names`), written beside the vocabularies by training.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+DIGIT_RUNS = re.compile(r"\d+")
+WORDS = re.compile(r"[a-z]+")
+
+
+def folded(text: str) -> str:
+    """Lower case, accents dropped: `Août` and `aout` are one word."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def typo_distance(a: str, b: str) -> int:
+    """Edits (insert, delete, replace) and swaps of two neighbouring letters that turn `a` into `b`
+    (optimal string alignment): `aout` and `auot` are one swap apart."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, char_b in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            if i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def number_can_be(run: str, month: int) -> bool:
+    """A run of digits that can hold `month`: the number itself, or its two digits inside a longer run
+    (`20190805`); a four-digit year 1900-2099 holds no month."""
+    if len(run) <= 2:
+        return int(run) == month
+    if len(run) == 4 and run[:2] in ("19", "20"):
+        return False
+    return f"{month:02d}" in run or (len(run) <= 4 and str(month) in run)
+
+
+class MonthNames:
+    def __init__(self, names: dict[int, list[str]]) -> None:
+        self.names = {month: frozenset(folded(name).rstrip(".") for name in group) for month, group in names.items()}
+
+    @classmethod
+    def from_manifest(cls, table: dict[str, list[str]]) -> MonthNames:
+        return cls({int(month): names for month, names in table.items()})
+
+    def named(self, text: str, month: int) -> bool:
+        """Whether `text` names `month` (1-12); a month outside 1-12 is the calendar check's to refuse."""
+        if month not in self.names:
+            return True
+        clean = folded(text)
+        if any(number_can_be(run, month) for run in DIGIT_RUNS.findall(clean)):
+            return True
+        words = WORDS.findall(clean)
+        # Typos are looked for last, and only where no word is a name: they cost a hundred times more.
+        return any(self._spelt(word, month) for word in words) or any(month in self._nearest(word) for word in words)
+
+    def _spelt(self, word: str, month: int) -> bool:
+        """The name, an abbreviation of it, or it glued to letters (`01jun05`)."""
+        return any(word == name or (len(word) >= 3 and name.startswith(word)) or
+                   (len(name) >= 3 and (word.startswith(name) or (len(word) <= 5 and name[:3] in word)))
+                   for name in self.names[month])
+
+    @lru_cache(maxsize=4096)  # noqa: B019 -- one table per model, kept while it serves
+    def _nearest(self, word: str) -> frozenset[int]:
+        """The month a misspelt word still reads as: strictly nearer to one of its names than to any other
+        month's, by a typo or two (one for words of three letters or fewer); none otherwise."""
+        if len(word) < 2:
+            return frozenset()
+        distance = {month: min(typo_distance(word, name) for name in names) for month, names in self.names.items()}
+        best = min(distance.values())
+        winners = [month for month, d in distance.items() if d == best]
+        if len(winners) != 1 or best > (1 if len(word) <= 3 else 2):
+            return frozenset()
+        return frozenset(winners)
+
+    def keep(self, text: str, answer: str) -> str:
+        """The answer, or its year alone where its month (YYYY-MM or YYYY-MM-DD) is not named in `text`."""
+        if len(answer) >= 7 and answer[5:7].isdigit() and not self.named(text, int(answer[5:7])):
+            return answer[:4]
+        return answer
