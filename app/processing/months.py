@@ -22,16 +22,16 @@ def folded(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
-def typo_distance(a: str, b: str) -> int:
+def typo_distance(a: str, b: str, swaps: bool = True) -> int:
     """Edits (insert, delete, replace) and swaps of two neighbouring letters that turn `a` into `b`
-    (optimal string alignment): `aout` and `auot` are one swap apart."""
+    (optimal string alignment): `aout` and `auot` are one swap apart. Without `swaps`, Levenshtein's."""
     previous2: list[int] = []
     previous = list(range(len(b) + 1))
     for i, char_a in enumerate(a, 1):
         current = [i] + [0] * len(b)
         for j, char_b in enumerate(b, 1):
             current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
-            if i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
+            if swaps and i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
                 current[j] = min(current[j], previous2[j - 2] + 1)
         previous2, previous = previous, current
     return previous[-1]

@@ -46,3 +46,8 @@ def test_an_unnamed_month_leaves_the_year_and_a_named_one_the_whole_answer() -> 
     assert MONTHS.keep("3 mars 1998", "1998-03-03") == "1998-03-03"
     assert MONTHS.keep("1998", "1998") == "1998"
     assert MONTHS.keep("2023-13-01", "2023-13-01") == "2023-13-01"  # month 13: the calendar check refuses it
+
+
+def test_without_swaps_it_is_levenshtein_as_the_generator_counts() -> None:
+    assert typo_distance("auot", "aout", swaps=False) == 2
+    assert typo_distance("kitten", "sitting", swaps=False) == 3

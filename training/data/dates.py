@@ -26,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 from babel.dates import get_day_names, get_month_names
 
+from app.processing.months import typo_distance
 from app.processing.text import DATE_ORDERS
 
 LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl")
@@ -176,14 +177,9 @@ def _typo(word: str, rng: Rng) -> str:
 
 
 def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (insertions, deletions, substitutions)."""
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        current = [i]
-        for j, y in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
-        previous = current
-    return previous[-1]
+    """Levenshtein distance (insertions, deletions, substitutions): no swaps, as the generator has always
+    counted, so its texts stay the same."""
+    return typo_distance(a, b, swaps=False)
 
 
 @cache
