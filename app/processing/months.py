@@ -50,6 +50,8 @@ def number_can_be(run: str, month: int) -> bool:
 class MonthNames:
     def __init__(self, names: dict[int, list[str]]) -> None:
         self.names = {month: frozenset(folded(name).rstrip(".") for name in group) for month, group in names.items()}
+        # Each model its own cache, gone with it: a class-wide one would keep an unloaded model's table alive.
+        self._nearest = lru_cache(maxsize=4096)(self._nearest_month)
 
     @classmethod
     def from_manifest(cls, table: dict[str, list[str]]) -> MonthNames:
@@ -72,8 +74,7 @@ class MonthNames:
                    (len(name) >= 3 and (word.startswith(name) or (len(word) <= 5 and name[:3] in word)))
                    for name in self.names[month])
 
-    @lru_cache(maxsize=4096)  # noqa: B019 -- one table per model, kept while it serves
-    def _nearest(self, word: str) -> frozenset[int]:
+    def _nearest_month(self, word: str) -> frozenset[int]:
         """The month a misspelt word still reads as: strictly nearer to one of its names than to any other
         month's, by a typo or two (one for words of three letters or fewer); none otherwise."""
         if len(word) < 2:
