@@ -18,6 +18,8 @@ WORDS = re.compile(r"[a-z]+")
 
 def folded(text: str) -> str:
     """Lower case, accents dropped: `Août` and `aout` are one word."""
+    if text.isascii():  # most texts, and folding them is lowering them
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
@@ -62,8 +64,11 @@ class MonthNames:
         if month not in self.names:
             return True
         clean = folded(text)
-        if any(number_can_be(run, month) for run in DIGIT_RUNS.findall(clean)):
-            return True
+        return any(number_can_be(run, month) for run in DIGIT_RUNS.findall(clean)) or \
+            self.named_in_words(clean, month)
+
+    def named_in_words(self, clean: str, month: int) -> bool:
+        """Whether `clean` (a `folded` text) names `month` (1-12) in words or a Roman numeral."""
         words = WORDS.findall(clean)
         # Typos are looked for last, and only where no word is a name: they cost a hundred times more.
         return any(self._spelt(word, month) for word in words) or any(month in self._nearest(word) for word in words)
@@ -85,9 +90,3 @@ class MonthNames:
         if len(winners) != 1 or best > (1 if len(word) <= 3 else 2):
             return frozenset()
         return frozenset(winners)
-
-    def keep(self, text: str, answer: str) -> str:
-        """The answer, or its year alone where its month (YYYY-MM or YYYY-MM-DD) is not named in `text`."""
-        if len(answer) >= 7 and answer[5:7].isdigit() and not self.named(text, int(answer[5:7])):
-            return answer[:4]
-        return answer

@@ -4,11 +4,12 @@ and the answer it gives or abstains from.
 An answer is `text: None` with a reason when nothing of the text is left to read, when a grammar-masked
 model finds no date (its best output is empty), when the date it reads does not exist (the grammar's
 `problem`: "no 31 April"), when its confidence is below the model's `abstain_below`, or when the date is
-coarser than the caller's `min_precision`. A dates model's month that the text does not name
-(`app/processing/months.py`) is dropped: the answer is the year alone, and `beams` keep what the model
-wrote. Confidence is the output's probability calibrated by the model's temperature: exp(score /
-temperature), measured to match how often such answers are right (for a dropped month, the probability
-of what the model wrote, a lower bound on its year's).
+coarser than the caller's `min_precision`. What of a dates model's real date the text does not state is
+dropped (`app/processing/stated.py`): a month it does not name leaves the year alone, a day with no
+number or words of its own leaves the month, and `beams` keep what the model wrote. Confidence is the
+output's probability calibrated by the model's temperature: exp(score / temperature), measured to match
+how often such answers are right (where a month or day is dropped, the probability of what the model
+wrote, a lower bound on that of what is left).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 from app.processing.decoding import Hypothesis, beam_decode, greedy_decode
 from app.processing.grammar import PRECISIONS, TokenGrammar, date_precision
 from app.processing.months import MonthNames
+from app.processing.stated import stated
 from app.processing.text import CharVocab, pad_batch
 from app.runtime.base import Backend
 
@@ -60,7 +62,7 @@ class Translator:
         self.grammar = grammar
         self.abstain_below = abstain_below
         self.temperature = temperature
-        self.months = months  # the month names, and the source vocabulary to read the text they are looked for in
+        self.months = months  # the month names, and the source vocabulary to read the text the answer is checked in
 
     def translate(self, sequences: list[list[int]], beam_size: int,
                   attention: list[np.ndarray] | None = None) -> list[Translation]:
@@ -97,15 +99,15 @@ class Translator:
     def _translation(self, hypotheses: list[Hypothesis], source: list[int]) -> Translation:
         beams = [(self.target_vocab.decode(h.ids), h.score) for h in hypotheses]
         text, score = beams[0]
-        if self.months is not None:
-            names, source_vocab = self.months
-            text = names.keep(source_vocab.decode(source), text)
         confidence = float(np.exp(score / self.temperature))
         if self.grammar is not None and text == "":
             return Translation(None, score, beams, NO_DATE, confidence)
         problem = self.grammar.problem(text) if self.grammar is not None and self.grammar.problem else None
         if problem is not None:
             return Translation(None, score, beams, f"{NO_SUCH_DATE}: {problem}", confidence)
+        if self.months is not None:  # after the calendar: a day that does not exist is refused, not cut
+            names, source_vocab = self.months
+            text = stated(source_vocab.decode(source), text, names)
         if confidence < self.abstain_below:
             return Translation(None, score, beams, f"the model is not sure: confidence {confidence:.3f} is below "
                                f"its threshold {self.abstain_below}", confidence)

@@ -39,15 +39,6 @@ def test_months_the_text_does_not_name_are_not(text: str, month: int) -> None:
     assert not MONTHS.named(text, month)
 
 
-def test_an_unnamed_month_leaves_the_year_and_a_named_one_the_whole_answer() -> None:
-    assert MONTHS.keep("Copyright 2019 Acme Inc.", "2019-08") == "2019"
-    assert MONTHS.keep("Vintage 1961, Bordeaux", "1961-01-01") == "1961"
-    assert MONTHS.keep("Aug 2019", "2019-08") == "2019-08"
-    assert MONTHS.keep("3 mars 1998", "1998-03-03") == "1998-03-03"
-    assert MONTHS.keep("1998", "1998") == "1998"
-    assert MONTHS.keep("2023-13-01", "2023-13-01") == "2023-13-01"  # month 13: the calendar check refuses it
-
-
 def test_without_swaps_it_is_levenshtein_as_the_generator_counts() -> None:
     assert typo_distance("auot", "aout", swaps=False) == 2
     assert typo_distance("kitten", "sitting", swaps=False) == 3

@@ -85,3 +85,21 @@ def test_a_month_the_text_does_not_name_is_dropped_and_kept_in_the_beams() -> No
     invented, named = translator.translate([source.encode("vintage 1961, bordeaux"), source.encode("jan 1961")], 1)
     assert (invented.text, invented.precision, invented.beams[0][0]) == ("1961", "year", "1961-01")
     assert (named.text, named.precision) == ("1961-01", "month")
+
+
+def test_a_day_the_text_does_not_state_is_dropped_and_kept_in_the_beams() -> None:
+    source = CharVocab(tuple("abcdefghijklmnopqrstuvwxyz0123456789 ,.-/"))
+    translator = Translator(ScriptedBackend("2026-02-02"), VOCAB, 11,
+                            TokenGrammar.named("iso_date_as_written", VOCAB), 0.0,
+                            months=(MonthNames.from_manifest(month_names()), source))
+    invented, stated = translator.translate([source.encode("lot 4411 exp 2026-02"), source.encode("exp 02/02/2026")], 1)
+    assert (invented.text, invented.precision, invented.beams[0][0]) == ("2026-02", "month", "2026-02-02")
+    assert (stated.text, stated.precision) == ("2026-02-02", "day")
+    # A day that does not exist is refused for what it is, before any check cuts it to its month.
+    refused = Translator(ScriptedBackend("2026-02-31"), VOCAB, 11, TokenGrammar.named("iso_date_as_written", VOCAB),
+                         0.0, months=(MonthNames.from_manifest(month_names()), source)).translate(
+        [source.encode("lot 4411 exp 2026-02")], 1)[0]
+    assert (refused.text, refused.reason) == (None, f"{NO_SUCH_DATE}: no 31 February")
+    day_asked = at_least(invented, "day")
+    assert day_asked.text is None and day_asked.reason == \
+        "the text gives the month only; day precision was asked for"

@@ -27,6 +27,7 @@ import numpy as np
 from babel.dates import get_day_names, get_month_names
 
 from app.processing.months import typo_distance
+from app.processing.number_words import CARDINAL_ONES, cardinal, spelled_ordinal
 from app.processing.text import DATE_ORDERS
 
 LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl")
@@ -110,22 +111,7 @@ def _english_ordinal(day: int) -> str:
     return f"{day}{suffix}"
 
 
-ONES = ("", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
-TEENS = ("tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth",
-         "eighteenth", "nineteenth")
-
-
-CARDINAL_ONES = ("", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-                 "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
-CARDINAL_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 ROMAN_MONTHS = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
-
-
-def _cardinal(n: int) -> str:
-    """1-99 in English words."""
-    if n < 20:
-        return CARDINAL_ONES[n]
-    return CARDINAL_TENS[n // 10] + ("" if n % 10 == 0 else "-" + CARDINAL_ONES[n % 10])
 
 
 def spelled_year(year: int, rng: Rng) -> str:
@@ -133,20 +119,11 @@ def spelled_year(year: int, rng: Rng) -> str:
     twenty twenty."""
     century, rest = divmod(year, 100)
     if century == 20 and (rest < 10 or rng.random() < 0.3):
-        return "two thousand" + ("" if rest == 0 else _choice(rng, (" ", " and ")) + _cardinal(rest))
-    head = _cardinal(century)
+        return "two thousand" + ("" if rest == 0 else _choice(rng, (" ", " and ")) + cardinal(rest))
+    head = cardinal(century)
     if rest == 0:
         return head + " hundred"
-    return head + (" oh " + CARDINAL_ONES[rest] if rest < 10 else " " + _cardinal(rest))
-
-
-def _spelled_ordinal(day: int) -> str:
-    if day < 10:
-        return ONES[day]
-    if day < 20:
-        return TEENS[day - 10]
-    tens = {2: "twent", 3: "thirt"}[day // 10]
-    return tens + "ieth" if day % 10 == 0 else tens + "y-" + ONES[day % 10]
+    return head + (" oh " + CARDINAL_ONES[rest] if rest < 10 else " " + cardinal(rest))
 
 
 def _day(lang: str, day: int, rng: Rng) -> str:
@@ -285,7 +262,7 @@ def worded(date: Day, rng: Rng, short: bool) -> str:
         forms += [f"{y}{s1}{m}{s2}{d}", f"{y}{s1}{d}{s2}{m}"] if lang != "en" else [f"{y}{s1}{m}{s2}{d}"]
     if lang == "en":
         if rng.random() < 0.15:
-            d = _spelled_ordinal(date.day)
+            d = spelled_ordinal(date.day)
         if not short and rng.random() < 0.08:
             y = spelled_year(date.year, rng)
         forms += [f"the {d} of {m}{comma} {y}", f"{d} of {m}{comma} {y}", f"{m} the {d}{comma} {y}",
