@@ -70,8 +70,10 @@ class MonthNames:
     def named_in_words(self, clean: str, month: int) -> bool:
         """Whether `clean` (a `folded` text) names `month` (1-12) in words or a Roman numeral."""
         words = WORDS.findall(clean)
-        # Typos are looked for last, and only where no word is a name: they cost a hundred times more.
-        return any(self._spelt(word, month) for word in words) or any(month in self._nearest(word) for word in words)
+        names = self.names[month]
+        # The name itself first, a set look-up; typos last, and only where no word is a name: they cost the most.
+        return not names.isdisjoint(words) or any(self._spelt(word, month) for word in words) or \
+            any(month in self._nearest(word) for word in words)
 
     def _spelt(self, word: str, month: int) -> bool:
         """The name, an abbreviation of it, or it glued to letters (`01jun05`)."""
