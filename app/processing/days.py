@@ -37,8 +37,7 @@ def _readings(run: str, forms: Forms) -> set[int]:
                     if rest.startswith(form):
                         walk(rest[len(form):], used | field)
 
-    walk(run, 0)
-    found.discard(0)
+    walk(run, 0)  # a run is never empty, so every reading found gives some field
     return found
 
 
