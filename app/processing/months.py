@@ -76,8 +76,8 @@ class MonthNames:
             any(month in self._nearest(word) for word in words)
 
     def _spelt(self, word: str, month: int) -> bool:
-        """The name, an abbreviation of it, or it glued to letters (`01jun05`)."""
-        return any(word == name or (len(word) >= 3 and name.startswith(word)) or
+        """An abbreviation of a name, or a name glued to letters (`01jun05`); the name itself is looked up first."""
+        return any((len(word) >= 3 and name.startswith(word)) or
                    (len(name) >= 3 and (word.startswith(name) or (len(word) <= 5 and name[:3] in word)))
                    for name in self.names[month])
 
